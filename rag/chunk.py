@@ -1,0 +1,71 @@
+"""Split documents into passages sized in tokens of the embedder, keeping pages, sections and offsets."""
+from __future__ import annotations
+
+import bisect
+from typing import Callable
+
+from .ingest.cleanup import heading_name
+from .records import Chunk, Document
+
+# Paragraphs first, then sentences (Latin and CJK punctuation), then clauses, words, characters.
+# The final "" lets text without spaces (Chinese, Japanese) still be cut to size.
+SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "！", "？", "; ", "；", ", ", "，", "、", " ", ""]
+
+
+class Chunker:
+    """Splits a Document into Chunks of at most `chunk_tokens` tokens with `overlap` tokens shared."""
+
+    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int = 250, overlap: int = 40):
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        if chunk_tokens < 16:
+            raise ValueError(f"chunk size {chunk_tokens} tokens is too small (minimum 16)")
+        if not 0 <= overlap < chunk_tokens:
+            raise ValueError(f"overlap {overlap} must be at least 0 and below the chunk size {chunk_tokens}")
+        self.chunk_tokens = chunk_tokens
+        self.overlap = overlap
+        self._splitter = RecursiveCharacterTextSplitter(
+            separators=SEPARATORS, keep_separator="end", chunk_size=chunk_tokens,
+            chunk_overlap=overlap, length_function=count_tokens, add_start_index=True,
+        )
+
+    def split(self, doc: Document, doc_id: str) -> list[Chunk]:
+        text = doc.text
+        page_starts, offset = [], 0
+        for page in doc.pages:
+            page_starts.append(offset)
+            offset += len(page.text) + 2  # the blank line that joins pages in Document.text
+        headings = _headings(text)
+        heading_offsets = [o for o, _ in headings]
+        chunks = []
+        for piece in self._splitter.create_documents([text]):
+            body = piece.page_content.strip()
+            if not body:
+                continue
+            start = text.find(body, max(0, piece.metadata.get("start_index", 0) - 1))
+            if start < 0:
+                start = max(0, piece.metadata.get("start_index", 0))
+            end = start + len(body)
+            first = doc.pages[bisect.bisect_right(page_starts, start) - 1].number
+            last = doc.pages[bisect.bisect_right(page_starts, max(start, end - 1)) - 1].number
+            chunks.append(Chunk(doc_id=doc_id, ordinal=len(chunks), text=body, page_start=first,
+                                page_end=last, section=_section_at(headings, heading_offsets, start, end),
+                                char_start=start, char_end=end))
+        return chunks
+
+
+def _headings(text: str) -> list[tuple[int, str]]:
+    found, offset = [], 0
+    for line in text.split("\n"):
+        if line.strip() and len(line) < 400:
+            name = heading_name(line)
+            if name:
+                found.append((offset, name))
+        offset += len(line) + 1
+    return found
+
+
+def _section_at(headings, offsets, start: int, end: int) -> str | None:
+    """The section a passage belongs to: one that opens in its first third, else the one in force."""
+    i = bisect.bisect_right(offsets, start + (end - start) // 3) - 1
+    return headings[i][1] if i >= 0 else None

@@ -1,0 +1,133 @@
+"""The `medrag` command: thin wrappers over rag.Library that format results and report errors."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import config
+from .errors import MedragError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Retrieval-augmented summaries of medical literature, every finding cited.")
+
+IndexOpt = typer.Option(None, "--index", "-i", help="Index folder [default: $MEDRAG_INDEX or indexes/default].")
+
+
+def _fail(exc: Exception, code: int = 1):
+    typer.echo(f"medrag: error: {exc}", err=True)
+    raise typer.Exit(code)
+
+
+def _library(index: Optional[Path], **kwargs):
+    from .library import Library
+
+    return Library(index or config.default_index(), **kwargs)
+
+
+@app.command()
+def index(
+    paths: List[Path] = typer.Argument(..., help="PDF/abstract files or folders (searched recursively)."),
+    index: Optional[Path] = IndexOpt,
+    embedder: Optional[str] = typer.Option(None, help="sentence-transformers id or folder [default: all-MiniLM-L6-v2]."),
+    index_type: str = typer.Option("flat", help="Vector index for a new index: flat (exact) or hnsw (approximate, for 1M+ chunks)."),
+    chunk_tokens: int = typer.Option(config.CHUNK_TOKENS, help="Passage size in embedder tokens (new index)."),
+    overlap: int = typer.Option(config.CHUNK_OVERLAP, help="Tokens shared by neighbouring passages (new index)."),
+    prune: bool = typer.Option(False, help="Remove documents whose files no longer exist."),
+    max_pages: int = typer.Option(500, help="Skip PDFs with more pages than this."),
+    max_file_mb: float = typer.Option(100.0, help="Skip files larger than this many MB."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ... [default: cuda when present]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's summary as one JSON object."),
+):
+    """Parse, chunk, embed and store papers; re-runs only do the work that changed files need."""
+    try:
+        lib = _library(index, embedder=embedder, device=device, index_type=index_type,
+                       chunk_tokens=chunk_tokens, overlap=overlap)
+        report = lib.index(*paths, prune=prune, max_pages=max_pages, max_file_mb=max_file_mb,
+                           progress=sys.stderr.isatty() and not as_json)
+    except (MedragError, ValueError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail("interrupted; every file finished before the interruption is kept in the index", 130)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        typer.echo(f"index {report.index}")
+        typer.echo(f"  files seen {report.seen:>6}   indexed {report.indexed:>5}   unchanged {report.unchanged:>5}"
+                   f"   skipped {report.skipped:>4}   removed {report.removed:>4}")
+        typer.echo(f"  chunks added {report.chunks_added:>4}   removed {report.chunks_removed:>4}   "
+                   f"seconds {report.seconds:.1f}")
+        for f in report.skipped_files:
+            typer.echo(f"  skipped {f.path}: {f.reason}", err=True)
+    raise typer.Exit(0 if report.ok else 2)
+
+
+@app.command()
+def info(index: Optional[Path] = IndexOpt,
+         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+         documents: bool = typer.Option(False, "--documents", help="List every document too.")):
+    """Show what an index holds."""
+    try:
+        lib = _library(index)
+        data = lib.info()
+        docs = lib.documents() if documents else None
+    except MedragError as exc:
+        _fail(exc)
+    if as_json:
+        if docs is not None:
+            data["document_list"] = [{k: v for k, v in d.items() if k != "references"} for d in docs]
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"index      {data['path']}")
+    typer.echo(f"documents  {data['documents']}  ({', '.join(f'{k}: {v}' for k, v in data['kinds'].items()) or 'none'})")
+    typer.echo(f"chunks     {data['chunks']}   files {data['files']}")
+    typer.echo(f"embedder   {data['embedder']} ({data['dimension']} dimensions)")
+    typer.echo(f"vectors    {data['index_type']}   passage {data.get('chunk_tokens')} tokens, overlap {data.get('overlap')}")
+    typer.echo(f"format     v{data['version']}, written by medrag {data['medrag_version']} at {data['updated']}")
+    for d in docs or []:
+        ids = " ".join(x for x in (f"PMID {d['pmid']}" if d["pmid"] else "", f"doi:{d['doi']}" if d["doi"] else "") if x)
+        typer.echo(f"  {d['doc_id']}  {d['year'] or '----'}  {d['title'][:70]}  {ids}")
+
+
+@app.command()
+def search(
+    query: str = typer.Option(..., "--query", "-q", help="What to look for."),
+    k: int = typer.Option(10, "-k", help="How many passages."),
+    index: Optional[Path] = IndexOpt,
+    mode: str = typer.Option("hybrid", help="dense, lexical or hybrid (both, fused by reciprocal rank)."),
+    max_per_doc: int = typer.Option(3, help="At most this many passages from one document (0: no cap)."),
+    year_from: Optional[int] = typer.Option(None, help="Only documents from this year on."),
+    year_to: Optional[int] = typer.Option(None, help="Only documents up to this year."),
+    source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob, e.g. '*oncology*'."),
+    kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract or text."),
+    mmr: Optional[float] = typer.Option(None, help="Diversify with MMR; lambda in [0, 1], 1 = relevance only."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the query and its hits."),
+):
+    """Find the passages that best answer a query."""
+    try:
+        hits = _library(index).search(query, k, mode=mode, max_per_doc=max_per_doc or None, year_from=year_from,
+                                      year_to=year_to, source=source, kind=kind, mmr=mmr)
+    except MedragError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(hits.to_json())
+        return
+    from .results import shorten
+
+    if not hits:
+        typer.echo("no passages matched", err=True)
+    for h in hits:
+        where = ", ".join(x for x in (h.pages, h.section) if x)
+        typer.echo(f"{h.rank:>2}. [{h.score:.4f}] {h.title[:90]} ({h.year or 'n.d.'}) {where}")
+        typer.echo(f"    {shorten(h.text, 300)}\n")
+
+
+def main():  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

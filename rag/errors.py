@@ -1,0 +1,38 @@
+"""The exceptions medrag raises. The CLI turns each into one line on stderr."""
+
+
+class MedragError(Exception):
+    """Base of every error medrag raises on purpose."""
+
+
+class ParseError(MedragError):
+    """A file or record could not be read as the format it claims to be."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class IndexNotFound(MedragError):
+    """No index exists at the given folder."""
+
+
+class IndexMismatch(MedragError):
+    """The index was built with another embedder or a format this version cannot read."""
+
+
+class IndexLocked(MedragError):
+    """Another process is writing to the index."""
+
+
+class InvalidQuery(MedragError):
+    """The query or one of its options cannot be searched."""
+
+
+class ModelUnavailable(MedragError):
+    """A model could not be loaded; the message says why and what to do."""
+
+
+class MissingDependency(MedragError):
+    """An optional package is needed for this feature."""

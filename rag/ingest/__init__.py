@@ -1,0 +1,78 @@
+"""Turn files into Documents: find the files, pick the reader by extension and content."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ParseError
+from ..records import Document, Page
+from . import abstracts
+from .pdf import read_pdf
+
+SUFFIXES = {".pdf", ".txt", ".md", ".nbib", ".medline", ".xml", ".ris", ".bib", ".jsonl", ".csv"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pages: int = 500
+    max_file_mb: float = 100.0
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[ParseError]]:
+    """Files under the given paths that medrag can read, sorted; plus errors for paths that do not exist."""
+    found: list[Path] = []
+    problems: list[ParseError] = []
+    for p in paths:
+        if p.is_dir():
+            found += [f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in SUFFIXES
+                      and not any(part.startswith(".") for part in f.relative_to(p).parts)]
+        elif p.is_file():
+            if p.suffix.lower() in SUFFIXES:
+                found.append(p)
+            else:
+                problems.append(ParseError(p, f"unsupported file type {p.suffix or '(none)'}; "
+                                              f"medrag reads {', '.join(sorted(SUFFIXES))}"))
+        else:
+            problems.append(ParseError(p, "no such file or folder"))
+    return found, problems
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                               "convert it to UTF-8") from None
+
+
+def load(path: Path, limits: Limits = Limits()) -> tuple[list[Document], list[ParseError]]:
+    """Read one file into documents. Raises ParseError when the whole file is unusable."""
+    size = path.stat().st_size
+    if size > limits.max_file_mb * 1024 * 1024:
+        raise ParseError(path, f"{size / 1048576:.1f} MB is over the limit of {limits.max_file_mb:g} MB "
+                               "(raise --max-file-mb)")
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return [read_pdf(path, limits.max_pages)], []
+    if size == 0:
+        raise ParseError(path, "empty file (0 bytes)")
+    text = _decode(path, path.read_bytes())
+    head = text.lstrip()[:2000]
+    if suffix in (".nbib", ".medline") or (suffix == ".txt" and head.startswith("PMID-")):
+        return abstracts.read_medline(path, text)
+    if suffix == ".xml":
+        if "<PubmedArticleSet" not in head and "<PubmedArticle" not in head:
+            raise ParseError(path, "XML that is not a PubMed export (no <PubmedArticleSet>)")
+        return abstracts.read_pubmed_xml(path, text)
+    if suffix == ".ris":
+        return abstracts.read_ris(path, text)
+    if suffix == ".bib":
+        return abstracts.read_bibtex(path, text)
+    if suffix == ".jsonl":
+        return abstracts.read_jsonl(path, text)
+    if suffix == ".csv":
+        return abstracts.read_csv(path, text)
+    if not text.strip():
+        raise ParseError(path, "no text in file")
+    title = next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.strip()), path.stem)
+    return [Document(source=str(path), kind="text", pages=(Page(1, text.strip()),), title=title[:200])], []

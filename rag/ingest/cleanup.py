@@ -1,0 +1,203 @@
+"""Repairs for text extracted from PDFs: ligatures, broken words, running heads, reference lists."""
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+
+LIGATURES = {
+    "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+    "\ufb05": "st", "\ufb06": "st", "\u2011": "-", "\u00ad": "", "\u00a0": " ", "\u2010": "-",
+}
+_LIGATURE_RE = re.compile("|".join(map(re.escape, LIGATURES)))
+
+# A word broken at a line end: "compli-\ncations". Joined without the hyphen when the
+# continuation is lower case; kept as a hyphen for "IL-\n6" or "COVID-\n19".
+_HYPHEN_BREAK = re.compile(r"(\w+) ?-[ \t]*\n[ \t]*(\w)")
+
+_REFERENCE_HEADING = re.compile(
+    r"^\s*(?:\d+\.?\s*)?(references|bibliography|literature cited|references and notes|works cited)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_REFERENCE_ENTRY = re.compile(r"^\s*(?:\[\d+\]|\d{1,3}\.|\d{1,3}(?=\s+[A-Z][\w'\-]+,? [A-Z]))\s+")
+# The first entry of a numbered (Vancouver-style) list, for papers whose "References" heading
+# did not survive text extraction: "1. Geerts WH, Code KI, ..."
+_FIRST_ENTRY = re.compile(r"^\s*(?:\[1\]|1\.?)\s+[A-Z][\w'\-]+,? (?:[A-Z]{1,3}|[A-Z]\.(?: ?[A-Z]\.)*)[,:;]")
+_SECOND_ENTRY = re.compile(r"^\s*(?:\[2\]|2\.?)\s+[A-Z]")
+
+
+def fix_ligatures(text: str) -> str:
+    return _LIGATURE_RE.sub(lambda m: LIGATURES[m.group(0)], text)
+
+
+def join_hyphenated(text: str) -> str:
+    def repl(m: re.Match) -> str:
+        left, right = m.group(1), m.group(2)
+        if right.islower() and not left.isupper() and not any(c.isdigit() for c in left):
+            return left + right
+        return f"{left}-{right}"
+
+    return _HYPHEN_BREAK.sub(repl, text)
+
+
+def _line_key(line: str) -> str:
+    # Page numbers and dates change from page to page; the rest of a running head does not.
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def strip_running_lines(pages: list[str], depth: int = 3) -> list[str]:
+    """Remove header and footer lines that repeat across pages, and bare page numbers."""
+    if len(pages) < 3:
+        return [_drop_page_numbers(p) for p in pages]
+    counts: Counter[str] = Counter()
+    for text in pages:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        edge = set(_line_key(ln) for ln in lines[:depth] + lines[-depth:])
+        counts.update(edge)
+    threshold = max(3, len(pages) // 2)
+    running = {k for k, n in counts.items() if n >= threshold and len(k) < 200}
+    cleaned = []
+    for text in pages:
+        lines = text.splitlines()
+        keep = []
+        nonblank = [i for i, ln in enumerate(lines) if ln.strip()]
+        edges = set(nonblank[:depth] + nonblank[-depth:])
+        for i, ln in enumerate(lines):
+            if i in edges and _line_key(ln) in running:
+                continue
+            keep.append(ln)
+        cleaned.append(_drop_page_numbers("\n".join(keep)))
+    return cleaned
+
+
+def _drop_page_numbers(text: str) -> str:
+    return re.sub(r"(?m)^\s*(?:page\s+)?\d{1,4}(?:\s+of\s+\d{1,4})?\s*$\n?", "", text, flags=re.IGNORECASE)
+
+
+def reflow(text: str) -> str:
+    """Join the lines of a PDF page into paragraphs; a paragraph ends at a short line closing a sentence."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    lengths = [len(ln) for ln in lines if ln]
+    if not lengths:
+        return ""
+    typical = statistics.median(lengths)
+    out: list[str] = []
+    current = ""
+    for ln in lines:
+        if not ln:
+            if current:
+                out.append(current)
+                current = ""
+            continue
+        if looks_like_heading(ln):
+            if current:
+                out.append(current)
+            out.append(ln)
+            current = ""
+            continue
+        current = f"{current} {ln}" if current else ln
+        if ln[-1] in ".?!:" and len(ln) < 0.75 * typical:
+            out.append(current)
+            current = ""
+    if current:
+        out.append(current)
+    return "\n\n".join(out)
+
+
+SECTION_NAMES = {
+    "abstract": "Abstract", "summary": "Summary", "background": "Background",
+    "introduction": "Introduction", "objective": "Objective", "objectives": "Objectives",
+    "aim": "Aims", "aims": "Aims", "purpose": "Purpose", "context": "Background",
+    "methods": "Methods", "method": "Methods", "materials and methods": "Methods",
+    "material and methods": "Methods", "patients and methods": "Methods",
+    "methodology": "Methods", "study design": "Methods", "design": "Methods",
+    "experimental procedures": "Methods", "star methods": "Methods", "method details": "Methods",
+    "results": "Results", "findings": "Results", "results and discussion": "Results",
+    "case report": "Case report", "case presentation": "Case report",
+    "discussion": "Discussion", "limitations": "Limitations", "conclusion": "Conclusions",
+    "conclusions": "Conclusions", "interpretation": "Conclusions",
+    "conclusions and relevance": "Conclusions", "acknowledgements": "Acknowledgements",
+    "acknowledgments": "Acknowledgements", "funding": "Funding",
+    "competing interests": "Competing interests", "conflict of interest": "Competing interests",
+    "abbreviations": "Abbreviations", "supplementary material": "Supplementary material",
+    "keywords": "Keywords", "key words": "Keywords",
+}
+_HEADING_RE = re.compile(r"^\s*(?:\d{1,2}(?:\.\d)*\.?\s+|[IVX]{1,4}\.\s+)?([A-Za-z][A-Za-z ]{2,40}?)\s*[:.]?\s*$")
+_INLINE_LABEL_RE = re.compile(r"^\s*([A-Z][A-Z ]{2,40}|[A-Z][a-z]+(?: [a-z]+){0,3})\s*:\s+\S")
+
+
+def heading_name(line: str) -> str | None:
+    """The canonical section name if the line is a section heading, else None."""
+    m = _HEADING_RE.match(line)
+    if m:
+        name = SECTION_NAMES.get(" ".join(m.group(1).lower().split()))
+        if name:
+            return name
+    m = _INLINE_LABEL_RE.match(line)
+    if m:
+        return SECTION_NAMES.get(" ".join(m.group(1).lower().split()))
+    return None
+
+
+def looks_like_heading(line: str) -> bool:
+    return len(line) <= 45 and _HEADING_RE.match(line) is not None and heading_name(line) is not None
+
+
+def split_references(pages: list[str]) -> tuple[list[str], list[str]]:
+    """Cut the reference list off the end of a paper; return (pages without it, its entries).
+
+    A heading counts in the second half of the document, or after the first fifth when numbered
+    entries follow it, so a "References" line in an abstract does not swallow the paper.
+    """
+    total = sum(len(p) for p in pages)
+    seen = 0
+    for pi, text in enumerate(pages):
+        offset = 0
+        for line in text.splitlines(keepends=True):
+            position = (seen + offset) / max(total, 1)
+            heading = _REFERENCE_HEADING.match(line) and (position > 0.5 or _entries_follow(text, offset, line))
+            if position > 0.2 and (heading or _starts_list(text, offset, line)):
+                head = text[:offset]
+                tail = text[offset:] + "\n" + "\n".join(pages[pi + 1:])
+                if _REFERENCE_HEADING.match(line):
+                    tail = tail[len(line):]
+                return pages[:pi] + [head], _reference_entries(tail)
+            offset += len(line)
+        seen += len(text)
+    return pages, []
+
+
+def _entries_follow(text: str, offset: int, line: str) -> bool:
+    following = [ln for ln in text[offset + len(line):].splitlines() if ln.strip()][:3]
+    return any(_REFERENCE_ENTRY.match(ln) for ln in following)
+
+
+def _starts_list(text: str, offset: int, line: str) -> bool:
+    if not _FIRST_ENTRY.match(line):
+        return False
+    following = text[offset + len(line):].splitlines()[:12]
+    return any(_SECOND_ENTRY.match(ln) for ln in following)
+
+
+def _reference_entries(text: str, limit: int = 1000) -> list[str]:
+    entries: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if _REFERENCE_ENTRY.match(line) or not entries:
+            entries.append(line)
+        else:
+            entries[-1] += " " + line
+        if len(entries) >= limit:
+            break
+    return [join_hyphenated(e) for e in entries]
+
+
+def clean_pdf_pages(raw_pages: list[str]) -> tuple[list[str], list[str]]:
+    """The whole repair for one PDF: returns cleaned page texts and the reference entries."""
+    pages = [fix_ligatures(p) for p in raw_pages]
+    pages = strip_running_lines(pages)
+    pages = [join_hyphenated(p) for p in pages]
+    pages, references = split_references(pages)
+    return [reflow(p) for p in pages], references

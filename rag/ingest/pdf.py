@@ -1,0 +1,139 @@
+"""PDF papers: text per page with pypdf, cleaned, with title, authors, year and DOI."""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+
+from ..errors import ParseError
+from ..records import Document, Page
+from .cleanup import clean_pdf_pages, fix_ligatures, join_hyphenated
+
+DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>,;]+[^\s\"<>,;.)\]])")
+_YEAR_HINT = re.compile(
+    r"(?:©|\(c\)|copyright|published(?: online)?:?|accepted:?|received:?)[^\n]{0,40}?\b((?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_NOT_A_TITLE = re.compile(r"www\.|https?:|journal|volume|issn|doi|research article|open access", re.I)
+
+# Real papers carry content streams larger than pypdf's default parsing budget.
+_PARSING_BUDGET = 50_000_000
+
+
+def read_pdf(path: Path, max_pages: int) -> Document:
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    if path.stat().st_size == 0:
+        raise ParseError(path, "empty file (0 bytes)")
+    try:
+        with pypdf.apply_configuration(stream_parsing_work_maximum_count=_PARSING_BUDGET):
+            reader = pypdf.PdfReader(str(path), strict=False)
+            if reader.is_encrypted:
+                try:
+                    opened = reader.decrypt("")
+                except Exception:
+                    opened = 0
+                if not opened:
+                    raise ParseError(path, "encrypted PDF: it needs a password; save a decrypted copy first")
+            count = len(reader.pages)
+            if count == 0:
+                raise ParseError(path, "PDF has no pages")
+            if count > max_pages:
+                raise ParseError(path, f"{count} pages is over the limit of {max_pages} (raise --max-pages)")
+            raw = [page.extract_text() or "" for page in reader.pages]
+            title_guess = _title_from_first_page(reader.pages[0])
+            meta = reader.metadata or {}
+    except ParseError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
+        raise ParseError(path, f"not a readable PDF ({type(exc).__name__}: {str(exc)[:120]})") from None
+    except Exception as exc:  # pypdf raises many internal types on damaged files
+        raise ParseError(path, f"not a readable PDF ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+    letters = sum(sum(c.isalpha() for c in p) for p in raw)
+    if letters < 50 * max(1, min(count, 3)):
+        raise ParseError(path, "no text layer (a scanned or image-only PDF); run OCR on it first")
+
+    pages, references = clean_pdf_pages(raw)
+    head = "\n".join(fix_ligatures(p) for p in raw[:2])
+    return Document(
+        source=str(path),
+        kind="pdf",
+        pages=tuple(Page(i + 1, t) for i, t in enumerate(pages) if t.strip()),
+        title=_pick_title(title_guess, _meta(meta, "/Title"), head, path),
+        authors=_authors(_meta(meta, "/Author")),
+        year=_year(head, _meta(meta, "/CreationDate")),
+        doi=_doi(meta, head),
+        references=tuple(references),
+    )
+
+
+def _meta(meta, key: str) -> str:
+    try:
+        value = meta.get(key)
+    except Exception:
+        return ""
+    return str(value).strip() if value else ""
+
+
+def _title_from_first_page(page) -> str:
+    """The text set in the largest font on the first page, which is the title in nearly every paper."""
+    frags: list[tuple[float, str]] = []
+
+    def visit(text, cm, tm, font_dict, font_size):
+        if text.strip():
+            scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])
+            frags.append((round(float(font_size) * scale, 1), text))
+
+    try:
+        page.extract_text(visitor_text=visit)
+    except Exception:
+        return ""
+    by_size: dict[float, list[str]] = {}
+    for size, text in frags:
+        by_size.setdefault(size, []).append(text)
+    for size in sorted(by_size, reverse=True)[:4]:
+        text = join_hyphenated(" ".join(by_size[size]).replace("- ", "-\n"))
+        text = " ".join(fix_ligatures(text).split())
+        text = re.sub(r"^(research article|original article|review|article)\s*", "", text, flags=re.I)
+        if 3 <= len(text.split()) <= 40 and not _NOT_A_TITLE.search(text):
+            return text
+    return ""
+
+
+def _pick_title(from_font: str, from_meta: str, head: str, path: Path) -> str:
+    plausible_meta = len(from_meta.split()) >= 3 and sum(c.isalpha() for c in from_meta) > len(from_meta) / 2
+    if from_font and (not plausible_meta or len(from_font) >= len(from_meta)):
+        return from_font
+    if plausible_meta:
+        return " ".join(fix_ligatures(from_meta).split())
+    for line in head.splitlines():
+        if len(line.split()) >= 4 and not _NOT_A_TITLE.search(line):
+            return line.strip()
+    return path.stem
+
+
+def _authors(raw: str) -> tuple[str, ...]:
+    raw = re.sub(r"\{?et al\.?\}?", "", raw)
+    parts = [p.strip() for p in re.split(r";|,| and ", raw) if p.strip()]
+    return tuple(p for p in parts if 1 <= len(p.split()) <= 5)
+
+
+def _year(head: str, creation: str) -> int | None:
+    m = _YEAR_HINT.search(head)
+    if m:
+        return int(m.group(1))
+    m = re.match(r"D:((?:19|20)\d\d)", creation)
+    return int(m.group(1)) if m else None
+
+
+def _doi(meta, head: str) -> str | None:
+    for key in ("/doi", "/DOI", "/Subject"):
+        m = DOI_RE.search(_meta(meta, key))
+        if m:
+            return m.group(1)
+    m = DOI_RE.search(head.replace("doi: ", "doi:"))
+    return m.group(1) if m else None

@@ -1,0 +1,112 @@
+"""The Python API: a Library is one index plus the models that work on it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import config
+from .chunk import Chunker
+from .embed import Embedder, canonical_embedder, load_embedder
+from .errors import IndexNotFound
+from .ingest import Limits
+from .indexer import Progress, run_index
+from .records import Hit, IndexReport
+from .retrieve import Filters, check_query, search as _search
+from .results import Hits
+from .store import Index
+
+
+class Library:
+    """An index folder and the models that read it; opens the index, or creates it on first `index`.
+
+    >>> lib = Library("indexes/default")
+    >>> lib.index("papers/")
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, embedder: str | None = None,
+                 device: str | None = None, index_type: str = "flat",
+                 chunk_tokens: int = config.CHUNK_TOKENS, overlap: int = config.CHUNK_OVERLAP):
+        self.path = Path(path) if path is not None else config.default_index()
+        self.device = device or config.default_device()
+        self._index: Index | None = None
+        self._embedder: Embedder | None = None
+        self._requested_embedder = canonical_embedder(embedder) if embedder else None
+        self.index_type = index_type
+        self.chunk_tokens = chunk_tokens
+        self.overlap = overlap
+        if (self.path / "manifest.json").exists():
+            self._index = Index(self.path, embedder=self._requested_embedder)
+
+    def __repr__(self) -> str:
+        if self._index is None:
+            return f"<Library {self.path} (empty)>"
+        return f"<Library {self.path}: {self._index.count_documents()} documents, {self._index.count_chunks()} chunks>"
+
+    # ---- models and store ---------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The index's embedder, loaded once and shared by every call."""
+        if self._embedder is None:
+            name = self._index.embedder if self._index else (self._requested_embedder or config.default_embedder())
+            self._embedder = load_embedder(name, self.device)
+        return self._embedder
+
+    @property
+    def store(self) -> Index:
+        if self._index is None:
+            raise IndexNotFound(f"no medrag index at {self.path} yet (build one with Library.index or medrag index)")
+        return self._index
+
+    def _open_for_writing(self) -> Index:
+        if self._index is None:
+            emb = self.embedder
+            self._index = Index(self.path, create=True, embedder=emb.name, dimension=emb.dimension,
+                                index_type=self.index_type, chunk_tokens=self.chunk_tokens, overlap=self.overlap)
+        return self._index
+
+    # ---- indexing -----------------------------------------------------------------------------
+    def index(self, *paths: str | os.PathLike, prune: bool = False, max_pages: int = 500,
+              max_file_mb: float = 100.0, progress: bool = True, on_progress=None) -> IndexReport:
+        """Index files and folders (recursively). Unchanged files are skipped; returns a report."""
+        store = self._open_for_writing()
+        chunk_tokens = min(int(store.manifest.get("chunk_tokens") or self.chunk_tokens), self.embedder.max_tokens)
+        overlap = min(int(store.manifest.get("overlap") or self.overlap), chunk_tokens // 2)
+        chunker = Chunker(self.embedder.count_tokens, chunk_tokens, overlap)
+        bar = None
+        callback = on_progress
+        if progress and on_progress is None:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=0, unit="file", desc="indexing", leave=False)
+
+            def callback(p: Progress) -> None:
+                bar.total = p.total
+                bar.set_postfix_str(Path(p.path).name[-40:], refresh=False)
+                bar.update(1)
+        store.lock()
+        try:
+            return run_index(store, self.embedder, chunker, [Path(p) for p in paths],
+                             limits=Limits(max_pages=max_pages, max_file_mb=max_file_mb), prune=prune,
+                             on_progress=callback)
+        finally:
+            store.unlock()
+            if bar is not None:
+                bar.close()
+
+    # ---- retrieval ----------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, *, mode: str = "hybrid", max_per_doc: int | None = 3,
+               year_from: int | None = None, year_to: int | None = None, source: str | None = None,
+               kind: str | None = None, mmr: float | None = None) -> Hits:
+        """The k passages that best answer `query` (dense + lexical, fused), strongest first."""
+        check_query(query, k, mode, mmr)
+        Filters(year_from, year_to, source, kind).sql()
+        hits: list[Hit] = _search(self.store, self.embedder, query, k, mode=mode, max_per_doc=max_per_doc,
+                                  filters=Filters(year_from, year_to, source, kind), mmr=mmr)
+        return Hits(query, hits, mode)
+
+    def info(self) -> dict:
+        """What the index holds: counts, embedder, format, and where it lives."""
+        return self.store.info()
+
+    def documents(self) -> list[dict]:
+        return self.store.documents()

@@ -1,0 +1,188 @@
+"""Find the passages that answer a query: dense (FAISS) and lexical (FTS5 BM25), fused by RRF."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embed import Embedder
+from .errors import InvalidQuery
+from .lexical import cjk_query, latin_query
+from .records import Hit
+from .store import Index
+
+MODES = ("dense", "lexical", "hybrid")
+KINDS = ("pdf", "abstract", "text")
+RRF_K = 60  # the constant of Cormack et al. (2009); ranks matter more than raw scores
+EXACT_SUBSET = 50_000  # filtered searches over at most this many chunks are scored exactly
+
+
+@dataclass(frozen=True)
+class Filters:
+    year_from: int | None = None
+    year_to: int | None = None
+    source: str | None = None  # glob over the file path, e.g. "*oncology*" or "*.pdf"
+    kind: str | None = None  # pdf, abstract or text
+
+    def active(self) -> bool:
+        return any(v is not None for v in (self.year_from, self.year_to, self.source, self.kind))
+
+    def sql(self) -> tuple[str, list]:
+        conds, params = [], []
+        if self.year_from is not None:
+            conds.append("d.year >= ?")
+            params.append(self.year_from)
+        if self.year_to is not None:
+            conds.append("d.year <= ?")
+            params.append(self.year_to)
+        if self.source:
+            pattern = self.source if self.source.startswith(("/", "*")) else "*" + self.source
+            conds.append("d.source GLOB ?")
+            params.append(pattern)
+        if self.kind:
+            if self.kind not in KINDS:
+                raise InvalidQuery(f"document type {self.kind!r} is not one of {', '.join(KINDS)}")
+            conds.append("d.kind = ?")
+            params.append(self.kind)
+        return (" AND ".join(conds) or "1"), params
+
+
+def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: str = "hybrid",
+           max_per_doc: int | None = 3, filters: Filters = Filters(), mmr: float | None = None,
+           candidates: int = 100) -> list[Hit]:
+    """The k best passages for `query`, strongest first."""
+    query = check_query(query, k, mode, mmr)
+    if index.count_chunks() == 0:
+        return []
+    pool = max(candidates, k * 5, (max_per_doc and k * 3) or 0)
+    where, params = filters.sql()
+    ranked: list[list[int]] = []
+    qvec = None
+    if mode in ("dense", "hybrid"):
+        qvec = embedder.embed_query(query)
+        ranked.append(_dense(index, qvec, pool, filters, where, params))
+    bm25: dict[int, float] = {}
+    if mode in ("lexical", "hybrid"):
+        for ranking in _lexical(index, query, pool, where, params):
+            ranked.append([i for i, _ in ranking])
+            for i, s in ranking:
+                bm25[i] = max(bm25.get(i, float("-inf")), -s)
+    scores = _fuse(ranked) if mode == "hybrid" or len(ranked) > 1 else None
+    if mode == "dense":
+        order = ranked[0]
+    elif scores is not None:
+        order = sorted(scores, key=lambda i: -scores[i])
+    else:
+        order = ranked[0] if ranked else []
+    rows = _rows(index, order)
+    if qvec is None and order:
+        qvec = embedder.embed_query(query)  # for the dense_score every hit carries
+    ids = np.asarray([i for i in order if i in rows], dtype=np.int64)
+    found_ids, matrix = index.all_vectors([int(i) for i in ids])
+    vec_of = dict(zip(found_ids.tolist(), matrix))
+    cosine = {i: float(vec_of[i] @ qvec) for i in vec_of}
+    if mode == "dense":
+        score_of = cosine
+    elif scores is not None:
+        score_of = scores
+    else:
+        score_of = bm25
+    chosen = _diversify([i for i in ids.tolist()], rows, vec_of, cosine, k, max_per_doc, mmr)
+    return [_hit(rank, rows[i], score_of.get(i, 0.0), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
+
+
+def check_query(query: str, k: int = 10, mode: str = "hybrid", mmr: float | None = None) -> str:
+    """The query stripped, or InvalidQuery naming what is wrong with it or its options."""
+    query = (query or "").strip()
+    if not query:
+        raise InvalidQuery("the query is empty")
+    if mode not in MODES:
+        raise InvalidQuery(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    if k < 1:
+        raise InvalidQuery(f"k must be at least 1, not {k}")
+    if mmr is not None and not 0.0 <= mmr <= 1.0:
+        raise InvalidQuery(f"MMR lambda {mmr} must lie between 0 and 1")
+    return query
+
+
+def _dense(index: Index, qvec: np.ndarray, pool: int, filters: Filters, where: str, params: list) -> list[int]:
+    if not filters.active():
+        ids, _ = index.vectors.search(qvec, pool)
+        return ids.tolist()
+    allowed = [r[0] for r in index.db.execute(
+        f"SELECT c.id FROM chunks c JOIN documents d ON d.doc_id=c.doc_id WHERE {where}", params)]
+    if len(allowed) <= EXACT_SUBSET:
+        ids, matrix = index.all_vectors(allowed)
+        if not len(ids):
+            return []
+        sims = matrix @ qvec
+        top = np.argsort(-sims)[:pool]
+        return ids[top].tolist()
+    allowed_set = set(allowed)
+    ids, _ = index.vectors.search(qvec, pool * 20)
+    return [i for i in ids.tolist() if i in allowed_set][:pool]
+
+
+def _lexical(index: Index, query: str, pool: int, where: str, params: list) -> list[list[tuple[int, float]]]:
+    lists = []
+    for table, expr in (("chunks_fts", latin_query(query)), ("chunks_cjk", cjk_query(query))):
+        if not expr:
+            continue
+        sql = (f"SELECT f.rowid, bm25({table}) FROM {table} f JOIN chunks c ON c.id=f.rowid JOIN documents d ON d.doc_id=c.doc_id "
+               f"WHERE {table} MATCH ? AND {where} ORDER BY bm25({table}) LIMIT ?")
+        lists.append([(r[0], float(r[1])) for r in index.db.execute(sql, [expr, *params, pool])])
+    return lists
+
+
+def _fuse(ranked: list[list[int]]) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for ranking in ranked:
+        for rank, i in enumerate(ranking, 1):
+            scores[i] = scores.get(i, 0.0) + 1.0 / (RRF_K + rank)
+    return scores
+
+
+def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, k: int,
+               max_per_doc: int | None, mmr: float | None) -> list[int]:
+    """Cap passages per document; with `mmr`, trade relevance against novelty (lambda = relevance weight)."""
+    per_doc: dict[str, int] = {}
+    chosen: list[int] = []
+    remaining = list(order)
+    while remaining and len(chosen) < k:
+        if mmr is None or not chosen:
+            pick = remaining[0]
+        else:
+            def gain(i):
+                redundancy = max(float(vectors[i] @ vectors[j]) for j in chosen) if i in vectors else 0.0
+                return mmr * cosine.get(i, 0.0) - (1 - mmr) * redundancy
+            pick = max(remaining[:100], key=gain)
+        remaining.remove(pick)
+        doc = rows[pick]["doc_id"]
+        if max_per_doc and per_doc.get(doc, 0) >= max_per_doc:
+            continue
+        per_doc[doc] = per_doc.get(doc, 0) + 1
+        chosen.append(pick)
+    return chosen
+
+
+def _rows(index: Index, ids: list[int]) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    cols = ["id", "doc_id", "ordinal", "text", "page_start", "page_end", "section", "title", "year", "source", "kind",
+            "pmid", "doi", "authors", "journal", "record"]
+    for i in range(0, len(ids), 900):
+        part = ids[i:i + 900]
+        sql = ("SELECT c.id, c.doc_id, c.ordinal, c.text, c.page_start, c.page_end, c.section, d.title, d.year, d.source, "
+               "d.kind, d.pmid, d.doi, d.authors, d.journal, d.record FROM chunks c JOIN documents d "
+               f"ON d.doc_id=c.doc_id WHERE c.id IN ({','.join('?' * len(part))})")
+        for row in index.db.execute(sql, part):
+            out[row[0]] = dict(zip(cols, row))
+    return out
+
+
+def _hit(rank: int, r: dict, score: float, cosine: float | None) -> Hit:
+    title = r["title"] or (f"PMID {r['pmid']}" if r["pmid"] else r["record"] or r["source"].rsplit("/", 1)[-1])
+    return Hit(rank=rank, score=score, doc_id=r["doc_id"], chunk_id=f"{r['doc_id']}:{r['ordinal']}", text=r["text"],
+               title=title, year=r["year"], source=r["source"], page_start=r["page_start"], page_end=r["page_end"],
+               section=r["section"], kind=r["kind"], pmid=r["pmid"], doi=r["doi"],
+               authors=tuple(json.loads(r["authors"] or "[]")), journal=r["journal"], dense_score=cosine)

@@ -1,0 +1,305 @@
+"""An index folder: SQLite rows (documents, chunks, vectors, FTS5) and a FAISS file beside them.
+
+SQLite is the source of truth. Each file's documents, chunks and vectors go in with one
+transaction, so a run killed part-way leaves every earlier file whole. The FAISS file is a
+derived copy stamped with the generation it was written at; when the stamp and the database
+disagree (a run died before writing it), the vectors are rebuilt from SQLite on open.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import IndexLocked, IndexMismatch, IndexNotFound
+from .records import Chunk, Document
+from .vectors import VectorIndex
+
+FORMAT = "medrag-index"
+FORMAT_VERSION = 1
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    file_hash TEXT PRIMARY KEY, size INTEGER, indexed_at REAL);
+CREATE TABLE IF NOT EXISTS paths (
+    path TEXT PRIMARY KEY, file_hash TEXT NOT NULL, size INTEGER, mtime_ns INTEGER);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, file_hash TEXT NOT NULL, source TEXT, kind TEXT, title TEXT,
+    authors TEXT, year INTEGER, doi TEXT, pmid TEXT, journal TEXT, record TEXT, pages INTEGER,
+    refs TEXT);
+CREATE INDEX IF NOT EXISTS documents_file ON documents(file_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, ordinal INTEGER, text TEXT,
+    page_start INTEGER, page_end INTEGER, section TEXT, char_start INTEGER, char_end INTEGER,
+    vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(text, tokenize='trigram');
+"""
+
+DOC_COLUMNS = "doc_id, file_hash, source, kind, title, authors, year, doi, pmid, journal, record, pages, refs"
+
+
+class Index:
+    """Open (or with create=True, make) the index folder at `path`."""
+
+    def __init__(self, path: str | os.PathLike, *, create: bool = False, embedder: str | None = None,
+                 dimension: int | None = None, index_type: str = "flat", chunk_tokens: int | None = None,
+                 overlap: int | None = None):
+        self.path = Path(path)
+        manifest_path = self.path / "manifest.json"
+        if not manifest_path.exists():
+            if not create:
+                raise IndexNotFound(f"no medrag index at {self.path} (build one with: medrag index PAPERS --index {self.path})")
+            if not embedder or not dimension:
+                raise ValueError("a new index needs an embedder and its dimension")
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.manifest = {
+                "format": FORMAT, "version": FORMAT_VERSION, "embedder": embedder, "dimension": dimension,
+                "index_type": index_type, "chunk_tokens": chunk_tokens, "overlap": overlap,
+                "documents": 0, "chunks": 0, "medrag_version": __version__,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "updated": None,
+            }
+        else:
+            try:
+                self.manifest = json.loads(manifest_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise IndexMismatch(f"{manifest_path}: unreadable manifest ({exc})") from None
+            if self.manifest.get("format") != FORMAT:
+                raise IndexMismatch(f"{self.path} is not a medrag index (manifest format {self.manifest.get('format')!r})")
+            if int(self.manifest.get("version", 0)) > FORMAT_VERSION:
+                raise IndexMismatch(
+                    f"{self.path} has index format v{self.manifest['version']}, newer than this medrag "
+                    f"({__version__}) reads (v{FORMAT_VERSION}); upgrade medrag")
+            if embedder and embedder != self.manifest["embedder"]:
+                raise IndexMismatch(
+                    f"{self.path} was built with embedder {self.manifest['embedder']!r}, not {embedder!r}; "
+                    "use that embedder or index into a new folder")
+        self.db = sqlite3.connect(self.path / "medrag.sqlite", isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        if create and not manifest_path.exists():
+            self._write_manifest()
+        self._vectors: VectorIndex | None = None
+        self._lock_file = None
+
+    # ---- properties -------------------------------------------------------------------------
+    @property
+    def embedder(self) -> str:
+        return self.manifest["embedder"]
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
+    @property
+    def index_type(self) -> str:
+        return self.manifest.get("index_type", "flat")
+
+    @property
+    def generation(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The FAISS index, rebuilt from SQLite when its file is missing or stale."""
+        if self._vectors is None:
+            vectors, generation = VectorIndex.load(self.path, self.dimension, self.index_type)
+            if generation != self.generation or len(vectors) != self.count_chunks():
+                ids, matrix = self.all_vectors()
+                vectors.rebuild(ids, matrix)
+            self._vectors = vectors
+        return self._vectors
+
+    # ---- locking ----------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the writer's lock; a second writer on the same index stops with IndexLocked."""
+        self._lock_file = open(self.path / "write.lock", "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
+            raise IndexLocked(f"{self.path} is being written by another medrag process; wait for it to finish") from None
+
+    def unlock(self) -> None:
+        if self._lock_file:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # ---- files ------------------------------------------------------------------------------
+    def known_path(self, path: str) -> tuple[str, int, int] | None:
+        row = self.db.execute("SELECT file_hash, size, mtime_ns FROM paths WHERE path=?", (path,)).fetchone()
+        return tuple(row) if row else None
+
+    def has_file(self, file_hash: str) -> bool:
+        return self.db.execute("SELECT 1 FROM files WHERE file_hash=?", (file_hash,)).fetchone() is not None
+
+    def set_path(self, path: str, file_hash: str, size: int, mtime_ns: int) -> int:
+        """Point a path at a file already stored; returns chunks removed from the file it replaced."""
+        with self._transaction():
+            old = self.known_path(path)
+            self.db.execute("INSERT OR REPLACE INTO paths VALUES (?,?,?,?)", (path, file_hash, size, mtime_ns))
+            removed = self._drop_orphan(old[0]) if old and old[0] != file_hash else []
+            self._bump()
+        self._forget_vectors(removed)
+        return len(removed)
+
+    def add_file(self, path: str, file_hash: str, size: int, mtime_ns: int,
+                 docs: list[tuple[str, Document]], chunks: list[Chunk], vectors: np.ndarray) -> int:
+        """Store one file's documents, chunks and vectors in one transaction; returns chunks replaced."""
+        with self._transaction():
+            old = self.known_path(path)
+            self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?)", (file_hash, size, time.time()))
+            self.db.execute("INSERT OR REPLACE INTO paths VALUES (?,?,?,?)", (path, file_hash, size, mtime_ns))
+            for doc_id, d in docs:
+                self.db.execute(
+                    f"INSERT OR REPLACE INTO documents ({DOC_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (doc_id, file_hash, d.source, d.kind, d.title, json.dumps(list(d.authors)), d.year,
+                     d.doi, d.pmid, d.journal, d.record, len(d.pages), json.dumps(list(d.references))))
+            ids = []
+            for c, v in zip(chunks, vectors):
+                cur = self.db.execute(
+                    "INSERT INTO chunks (doc_id, ordinal, text, page_start, page_end, section, char_start,"
+                    " char_end, vector) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (c.doc_id, c.ordinal, c.text, c.page_start, c.page_end, c.section, c.char_start,
+                     c.char_end, np.asarray(v, dtype=np.float32).tobytes()))
+                rowid = cur.lastrowid
+                ids.append(rowid)
+                self.db.execute("INSERT INTO chunks_fts (rowid, text) VALUES (?,?)", (rowid, c.text))
+                if CJK_RE.search(c.text):
+                    self.db.execute("INSERT INTO chunks_cjk (rowid, text) VALUES (?,?)", (rowid, c.text))
+            removed = self._drop_orphan(old[0]) if old and old[0] != file_hash else []
+            self._bump()
+        self._forget_vectors(removed)
+        if self._vectors is not None:
+            self._vectors.add(np.asarray(ids, dtype=np.int64), vectors)
+        return len(removed)
+
+    def remove_missing_paths(self) -> tuple[int, int]:
+        """Forget paths whose files are gone; returns (documents removed, chunks removed)."""
+        gone = [p for (p,) in self.db.execute("SELECT path FROM paths") if not Path(p).exists()]
+        docs_before = self.count_documents()
+        removed: list[int] = []
+        with self._transaction():
+            for p in gone:
+                (file_hash,) = self.db.execute("SELECT file_hash FROM paths WHERE path=?", (p,)).fetchone()
+                self.db.execute("DELETE FROM paths WHERE path=?", (p,))
+                removed += self._drop_orphan(file_hash)
+            if gone:
+                self._bump()
+        self._forget_vectors(removed)
+        return docs_before - self.count_documents(), len(removed)
+
+    def _drop_orphan(self, file_hash: str) -> list[int]:
+        """Delete a stored file no path points at any more; returns the chunk ids deleted."""
+        if self.db.execute("SELECT 1 FROM paths WHERE file_hash=?", (file_hash,)).fetchone():
+            return []
+        rows = self.db.execute(
+            "SELECT c.id, c.text FROM chunks c JOIN documents d ON c.doc_id=d.doc_id WHERE d.file_hash=?",
+            (file_hash,)).fetchall()
+        for rowid, text in rows:
+            self.db.execute("INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', ?, ?)", (rowid, text))
+            self.db.execute("DELETE FROM chunks_cjk WHERE rowid=?", (rowid,))
+            self.db.execute("DELETE FROM chunks WHERE id=?", (rowid,))
+        self.db.execute("DELETE FROM documents WHERE file_hash=?", (file_hash,))
+        self.db.execute("DELETE FROM files WHERE file_hash=?", (file_hash,))
+        return [r[0] for r in rows]
+
+    def _forget_vectors(self, ids: list[int]) -> None:
+        if not ids or self._vectors is None:
+            return
+        if self._vectors.supports_removal:
+            self._vectors.remove(ids)
+        else:
+            self._vectors = None  # an HNSW graph is rebuilt from SQLite when next needed
+
+    # ---- transactions and saving ------------------------------------------------------------
+    def _transaction(self):
+        db = self.db
+
+        class _Tx:
+            def __enter__(self):
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, exc, tb):
+                db.execute("ROLLBACK" if exc_type else "COMMIT")
+                return False
+
+        return _Tx()
+
+    def _bump(self) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.generation + 1),))
+
+    def save(self) -> None:
+        """Write the FAISS file and the manifest for the current generation."""
+        self.vectors.save(self.path, self.generation)
+        self.manifest.update(documents=self.count_documents(), chunks=self.count_chunks(),
+                             medrag_version=__version__, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        tmp = self.path / "manifest.json.tmp"
+        tmp.write_text(json.dumps(self.manifest, indent=2))
+        os.replace(tmp, self.path / "manifest.json")
+
+    def close(self) -> None:
+        self.unlock()
+        self.db.close()
+
+    # ---- reading ----------------------------------------------------------------------------
+    def count_documents(self) -> int:
+        return self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
+
+    def count_chunks(self) -> int:
+        return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def all_vectors(self, ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if ids is None:
+            rows = self.db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        else:
+            rows = []
+            for i in range(0, len(ids), 900):
+                part = ids[i:i + 900]
+                rows += self.db.execute(
+                    f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
+        matrix = np.zeros((len(rows), self.dimension), dtype=np.float32)
+        for i, (_, blob) in enumerate(rows):
+            matrix[i] = np.frombuffer(blob, dtype=np.float32)
+        return np.asarray([r[0] for r in rows], dtype=np.int64), matrix
+
+    def documents(self) -> list[dict]:
+        rows = self.db.execute(f"SELECT {DOC_COLUMNS} FROM documents ORDER BY source, record").fetchall()
+        return [_doc_row(r) for r in rows]
+
+    def document(self, doc_id: str) -> dict | None:
+        row = self.db.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+        return _doc_row(row) if row else None
+
+    def paths(self) -> list[str]:
+        return [p for (p,) in self.db.execute("SELECT path FROM paths ORDER BY path")]
+
+    def info(self) -> dict:
+        kinds = dict(self.db.execute("SELECT kind, count(*) FROM documents GROUP BY kind").fetchall())
+        return {**self.manifest, "path": str(self.path), "documents": self.count_documents(),
+                "chunks": self.count_chunks(), "files": len(self.paths()), "kinds": kinds}
+
+
+def _doc_row(r) -> dict:
+    d = dict(zip([c.strip() for c in DOC_COLUMNS.split(",")], r))
+    d["authors"] = json.loads(d["authors"] or "[]")
+    d["references"] = json.loads(d.pop("refs") or "[]")
+    return d

@@ -1,0 +1,61 @@
+"""Chunking in embedder tokens: sizes, overlap, page spans, offsets, sections, CJK."""
+import pytest
+
+from rag.chunk import Chunker
+from rag.ingest import load
+from rag.records import Document, Page
+
+from .conftest import PDFS, need_data
+
+
+@pytest.fixture(scope="module")
+def chunker(embedder):
+    return Chunker(embedder.count_tokens, chunk_tokens=120, overlap=20)
+
+
+def test_chunks_fit_the_budget_and_keep_offsets_and_pages(chunker, embedder):
+    need_data()
+    (doc,), _ = load(PDFS / "datta2010-dvt-prophylaxis-trauma.pdf")
+    chunks = chunker.split(doc, "d1")
+    assert len(chunks) > 20
+    text = doc.text
+    for c in chunks:
+        assert embedder.count_tokens(c.text) <= 120
+        assert text[c.char_start:c.char_end] == c.text
+        assert 1 <= c.page_start <= c.page_end <= doc.pages[-1].number
+    assert chunks[-1].page_end == doc.pages[-1].number
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    # Starts move forward; inside a long paragraph, neighbours share their overlap.
+    assert all(a.char_start < b.char_start for a, b in zip(chunks, chunks[1:]))
+    shared = [text[b.char_start:a.char_end] for a, b in zip(chunks, chunks[1:]) if b.char_start < a.char_end]
+    assert len(shared) >= 2 and all(0 < embedder.count_tokens(s) <= 20 for s in shared)
+    sections = {c.section for c in chunks}
+    assert {"Abstract", "Introduction", "Methods", "Conclusions"} <= sections
+    assert "Geerts WH" not in text  # its reference list is not a passage
+
+
+def test_page_span_follows_the_page_breaks(chunker):
+    pages = (Page(1, "Alpha beta gamma. " * 8), Page(2, "Delta epsilon zeta. " * 8), Page(3, "Eta theta iota. " * 40))
+    chunks = chunker.split(Document(source="x", kind="text", pages=pages), "d")
+    assert chunks[0].page_start == 1 and chunks[-1].page_end == 3
+    assert any(c.page_start == 1 and c.page_end == 2 for c in chunks)
+
+
+def test_short_abstract_is_one_chunk(embedder):
+    c = Chunker(embedder.count_tokens)
+    doc = Document(source="a", kind="abstract", pages=(Page(1, "BACKGROUND: Metformin is safe.\n\nRESULTS: Fine."),))
+    (only,) = c.split(doc, "a1")
+    assert only.text == doc.text and only.section == "Background"
+
+
+def test_text_without_spaces_is_cut_to_size(chunker, embedder):
+    chinese = "二甲双胍是治疗二型糖尿病的一线药物。在慢性肾病患者中使用时需要注意乳酸酸中毒的风险。" * 40
+    chunks = chunker.split(Document(source="zh", kind="text", pages=(Page(1, chinese),)), "zh")
+    assert len(chunks) > 3
+    assert all(embedder.count_tokens(c.text) <= 120 for c in chunks)
+    assert all(c.text.endswith("。") for c in chunks[:-1])  # cut at sentence ends
+
+
+def test_bad_sizes_are_refused(embedder):
+    with pytest.raises(ValueError, match="overlap"):
+        Chunker(embedder.count_tokens, chunk_tokens=100, overlap=100)

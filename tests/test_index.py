@@ -1,0 +1,131 @@
+"""The index on disk: incremental runs, duplicates, pruning, locking, interruption, refusals."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rag import IndexLocked, IndexMismatch, IndexNotFound, Library
+from rag.store import Index
+
+from .conftest import ROOT
+from .formats import jsonl, records
+
+
+def test_incremental_runs_do_only_the_work_changed_files_need(tmp_path, small_pdfs, pubmedqa):
+    papers = tmp_path / "papers"
+    shutil.copytree(small_pdfs, papers)
+    (papers / "abstracts.jsonl").write_text(jsonl(records(pubmedqa, 5), broken=False))
+    lib = Library(tmp_path / "idx")
+    first = lib.index(papers, progress=False)
+    assert (first.seen, first.indexed, first.unchanged, first.skipped) == (4, 4, 0, 0)
+    assert lib.info()["documents"] == 3 + 5
+    chunks = lib.info()["chunks"]
+    assert first.chunks_added == chunks
+
+    again = lib.index(papers, progress=False)
+    assert (again.indexed, again.unchanged, again.chunks_added, again.chunks_removed) == (0, 4, 0, 0)
+
+    # Change one file, copy another under a second name, delete a third.
+    (papers / "abstracts.jsonl").write_text(jsonl(records(pubmedqa, 7), broken=False))
+    shutil.copy(papers / "datta2010-dvt-prophylaxis-trauma.pdf", papers / "copy-of-datta.pdf")
+    (papers / "tully2010-heart-failure-programmes.pdf").unlink()
+    third = lib.index(papers, prune=True, progress=False)
+    assert third.indexed == 1 and third.removed == 1
+    assert {f.status for f in third.files if f.path.endswith("copy-of-datta.pdf")} == {"duplicate"}
+    docs = lib.documents()
+    assert len(docs) == 2 + 7
+    assert not any("tully" in d["source"] for d in docs)
+    assert sum("datta" in d["source"] for d in docs) == 1  # stored once under two paths
+    info = lib.info()
+    assert info["chunks"] == len(lib.store.vectors)  # FAISS and SQLite agree
+
+
+def test_a_bad_file_is_skipped_and_the_good_ones_indexed(tmp_path, small_pdfs, pubmedqa):
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    shutil.copy(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf", papers)
+    (papers / "zero.pdf").write_bytes(b"")
+    (papers / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrailer")
+    (papers / "latin1.txt").write_bytes("r\u00e9sum\u00e9".encode("latin-1"))
+    (papers / "rows.jsonl").write_text(jsonl(records(pubmedqa, 3)))  # three good rows, one broken
+    report = Library(tmp_path / "idx").index(papers, progress=False)
+    reasons = {os.path.basename(f.path): f.reason for f in report.skipped_files}
+    assert report.indexed == 2 and not report.ok
+    assert reasons["zero.pdf"].startswith("empty file")
+    assert "not a readable PDF" in reasons["broken.pdf"] or "no text layer" in reasons["broken.pdf"]
+    assert "not UTF-8" in reasons["latin1.txt"]
+    assert "rows.jsonl#4" in reasons and "not JSON" in reasons["rows.jsonl#4"]
+
+
+def test_second_writer_is_refused(tmp_path, small_pdfs):
+    lib = Library(tmp_path / "idx")
+    lib.index(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf", progress=False)
+    holder = Index(tmp_path / "idx")
+    holder.lock()
+    try:
+        with pytest.raises(IndexLocked, match="another medrag process"):
+            Library(tmp_path / "idx").index(small_pdfs, progress=False)
+    finally:
+        holder.close()
+
+
+def test_other_embedder_newer_format_and_missing_index_are_refused(tmp_path, small_pdfs):
+    lib = Library(tmp_path / "idx")
+    lib.index(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf", progress=False)
+    with pytest.raises(IndexMismatch, match="built with embedder"):
+        Library(tmp_path / "idx", embedder="BAAI/bge-small-en-v1.5")
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps({**manifest, "version": 99}))
+    with pytest.raises(IndexMismatch, match="newer than this medrag"):
+        Library(tmp_path / "idx")
+    with pytest.raises(IndexNotFound):
+        Library(tmp_path / "nothing-here").search("heparin")
+
+
+def test_stale_faiss_file_is_rebuilt_from_sqlite(tmp_path, small_pdfs):
+    lib = Library(tmp_path / "idx")
+    lib.index(small_pdfs, progress=False)
+    (tmp_path / "idx" / "vectors.faiss").write_bytes(b"garbage")
+    reopened = Library(tmp_path / "idx")
+    assert len(reopened.store.vectors) == reopened.info()["chunks"]
+    assert reopened.search("heparin induced thrombocytopenia", k=3)[0].title.startswith("Complications")
+
+
+def test_killed_run_keeps_earlier_contents_and_the_next_run_finishes(tmp_path, small_pdfs, pubmedqa):
+    idx = tmp_path / "idx"
+    lib = Library(idx)
+    lib.index(small_pdfs, progress=False)
+    before = {d["doc_id"] for d in lib.documents()}
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(40):
+        (more / f"batch{i:02}.jsonl").write_text(jsonl(records(pubmedqa, 5, offset=5 * i), broken=False))
+    db = sqlite3.connect(idx / "medrag.sqlite")
+    gen0 = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+    proc = subprocess.Popen([sys.executable, "-c", "from rag.cli import app; app()", "index", str(more),
+                             "--index", str(idx)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        gen = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+        if gen >= gen0 + 3 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    db.close()
+    assert gen >= gen0 + 3, "the run never got going"
+
+    after = Library(idx)
+    docs = {d["doc_id"] for d in after.documents()}
+    assert before <= docs and len(docs) < len(before) + 200  # earlier contents kept, run cut short
+    assert len(after.store.vectors) == after.info()["chunks"]
+    assert after.search("deep venous thrombosis prophylaxis", k=1)[0].title.startswith("Complications")
+    finish = after.index(more, progress=False)
+    assert finish.unchanged >= 2 and finish.indexed + finish.unchanged == 40
+    assert after.info()["documents"] == len(before) + 200

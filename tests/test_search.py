@@ -1,0 +1,112 @@
+"""Retrieval over the shared PDFs: modes, filters, hostile queries, CJK, and FAISS against numpy."""
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rag import InvalidQuery, Library
+from rag.cli import app
+from rag.vectors import VectorIndex
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_each_mode_finds_the_kcnj11_paper(pdf_library, mode):
+    hits = pdf_library.search("sulfonylurea response in KCNJ11 diabetes", k=5, mode=mode)
+    assert "KCNJ11" in hits[0].title
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(h.dense_score is not None for h in hits)
+
+
+def test_cap_per_document_and_mmr(pdf_library):
+    hits = pdf_library.search("heparin bleeding thrombocytopenia trauma", k=8, max_per_doc=2)
+    per_doc = {}
+    for h in hits:
+        per_doc[h.doc_id] = per_doc.get(h.doc_id, 0) + 1
+    assert max(per_doc.values()) <= 2 and len(per_doc) >= 4
+    diverse = pdf_library.search("heparin bleeding thrombocytopenia trauma", k=5, max_per_doc=None, mmr=0.3)
+    assert len({h.chunk_id for h in diverse}) == 5
+
+
+def test_filters_by_year_source_and_kind(pdf_library):
+    recent = pdf_library.search("inhibitor", k=10, year_from=2020)
+    assert recent and all(h.year >= 2020 for h in recent)
+    old = pdf_library.search("inhibitor", k=10, year_to=2015, mode="dense")
+    assert old and all(h.year <= 2015 for h in old)
+    only = pdf_library.search("complications", k=5, source="*datta*")
+    assert only and all("datta" in h.source for h in only)
+    assert pdf_library.search("complications", k=5, kind="abstract") == []
+    with pytest.raises(InvalidQuery, match="document type"):
+        pdf_library.search("x", kind="book")
+
+
+@pytest.mark.parametrize("query", ['"unbalanced quote', "K-Ras AND (G12C OR", "NOT * NEAR ^", "a" * 10000,
+                                   "低分子肝素 预防 深静脉血栓", "Тромбоз глубоких вен", "))((", "-", "OR"])
+def test_hostile_queries_never_raise(pdf_library, query):
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = pdf_library.search(query, k=3, mode=mode)
+        assert isinstance(hits, list)
+
+
+def test_bad_queries_get_clear_errors(pdf_library):
+    with pytest.raises(InvalidQuery, match="empty"):
+        pdf_library.search("   ")
+    with pytest.raises(InvalidQuery, match="mode"):
+        pdf_library.search("x", mode="fuzzy")
+
+
+def test_cjk_text_is_found_lexically(tmp_path):
+    folder = tmp_path / "zh"
+    folder.mkdir()
+    (folder / "metformin.txt").write_text("二甲双胍与乳酸酸中毒\n\n在慢性肾病患者中使用二甲双胍时，乳酸酸中毒的风险增加。")
+    (folder / "heparin.txt").write_text("肝素与出血\n\n创伤患者使用低分子肝素预防深静脉血栓时出血的风险较低。")
+    lib = Library(tmp_path / "idx")
+    lib.index(folder, progress=False)
+    hits = lib.search("乳酸酸中毒", k=2, mode="lexical")
+    assert hits and hits[0].source.endswith("metformin.txt")
+    hits = lib.search("低分子肝素", k=2, mode="lexical")
+    assert hits and hits[0].source.endswith("heparin.txt")
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+def test_faiss_top_k_matches_numpy(index_type):
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((2000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(100, 2100, dtype=np.int64)
+    index = VectorIndex(64, index_type)
+    index.add(ids, vectors)
+    recall = []
+    for q in vectors[:50] + 0.1 * rng.standard_normal((50, 64)).astype(np.float32):
+        got, _ = index.search(q, 10)
+        truth = ids[np.argsort(-(vectors @ q))[:10]]
+        recall.append(len(set(got) & set(truth)) / 10)
+    assert np.mean(recall) == 1.0 if index_type == "flat" else np.mean(recall) >= 0.95
+    if index.supports_removal:
+        index.remove(ids[:10])
+        assert len(index) == 1990
+
+
+def test_cli_search_json(pdf_library):
+    result = CliRunner().invoke(app, ["search", "--query", "IVC filter migration", "-k", "3", "--json",
+                                      "--index", str(pdf_library.path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["query"] == "IVC filter migration" and len(data["hits"]) == 3
+    for key in ("rank", "score", "doc_id", "chunk_id", "title", "year", "source", "pages", "section", "pmid",
+                "doi", "text"):
+        assert key in data["hits"][0]
+    bad = CliRunner().invoke(app, ["search", "--query", "", "--index", str(pdf_library.path)])
+    assert bad.exit_code == 1 and "the query is empty" in bad.output
+
+
+def test_cli_index_and_info_json(tmp_path, small_pdfs):
+    runner = CliRunner()
+    out = runner.invoke(app, ["index", str(small_pdfs), "--index", str(tmp_path / "i"), "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert report["indexed"] == 3 and report["skipped"] == 0
+    info = json.loads(runner.invoke(app, ["info", "--index", str(tmp_path / "i"), "--json"]).stdout)
+    assert info["documents"] == 3 and info["embedder"].endswith("all-MiniLM-L6-v2")
+    missing = runner.invoke(app, ["info", "--index", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no medrag index" in missing.output
