@@ -125,6 +125,83 @@ def search(
         typer.echo(f"    {shorten(h.text, 300)}\n")
 
 
+@app.command()
+def summarize(
+    query: str = typer.Option(..., "--query", "-q", help="The question to answer from the indexed papers."),
+    index: Optional[Path] = IndexOpt,
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id, local folder or .gguf file, 'smollm2' "
+                                        "(offline) or 'auto' [default: $MEDRAG_MODEL or auto: Llama 3.2 1B Instruct "
+                                        "when on this machine, else smollm2]."),
+    k: int = typer.Option(8, "-k", help="Passages to retrieve before packing."),
+    mode: str = typer.Option("hybrid", help="Retrieval mode: dense, lexical or hybrid."),
+    max_per_doc: int = typer.Option(3, help="At most this many passages from one document (0: no cap)."),
+    year_from: Optional[int] = typer.Option(None, help="Only documents from this year on."),
+    year_to: Optional[int] = typer.Option(None, help="Only documents up to this year."),
+    source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob."),
+    kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract or text."),
+    min_score: Optional[float] = typer.Option(None, help="Evidence threshold: below this best-passage similarity "
+                                              "the answer is insufficient_evidence [default: 0.42, for all-MiniLM-L6-v2]."),
+    context_tokens: int = typer.Option(1536, help="Token budget for the passages in the prompt."),
+    max_new_tokens: int = typer.Option(384, help="Most tokens the model may write."),
+    temperature: float = typer.Option(0.0, help="0 is greedy (the same answer every time); above 0 samples."),
+    seed: Optional[int] = typer.Option(None, help="Random seed when sampling."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ... [default: cuda when present]."),
+    dtype: Optional[str] = typer.Option(None, help="float32, bfloat16, float16 [default: bfloat16 on CUDA, else float32]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the Markdown (or JSON with --json) here."),
+):
+    """Key findings on a question, each cited to the paper, page and passage that supports it."""
+    stream = sys.stderr.isatty() and not as_json
+    on_text = (lambda t: typer.echo(t, err=True, nl=False)) if stream else None
+    try:
+        lib = _library(index, device=device)
+        result = lib.summarize(query, model=model, k=k, mode=mode, max_per_doc=max_per_doc or None,
+                               year_from=year_from, year_to=year_to, source=source, kind=kind, min_score=min_score,
+                               context_tokens=context_tokens, max_new_tokens=max_new_tokens,
+                               temperature=temperature, seed=seed, dtype=dtype, on_text=on_text)
+    except MedragError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    if stream and result.raw:
+        typer.echo("\n" + "─" * 60, err=True)
+    if result.note:
+        typer.echo(f"medrag: note: {result.note}", err=True)
+    text = result.to_json() if as_json else result.to_markdown()
+    typer.echo(text)
+    if out:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{out}: cannot write ({exc.strerror})")
+
+
+@app.command(name="eval")
+def evaluate_cmd(
+    queries: Path = typer.Argument(..., help='JSONL file of {"query": ..., "relevant": [doc ids, PMIDs or DOIs]}.'),
+    index: Optional[Path] = IndexOpt,
+    modes: str = typer.Option("dense,lexical,hybrid", help="Comma-separated retrieval modes to score."),
+    limit: Optional[int] = typer.Option(None, help="Score only the first N queries."),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+):
+    """Score retrieval: Recall@1/5/10, MRR@10 and nDCG@10 for each mode."""
+    from .evaluate import evaluate, read_queries
+
+    try:
+        lib = _library(index)
+        lib.store
+        scores = evaluate(lib, read_queries(queries, limit), [m.strip() for m in modes.split(",") if m.strip()])
+    except (MedragError, OSError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps([s.to_dict() for s in scores], indent=2))
+        return
+    typer.echo(f"{'mode':<8} {'queries':>7} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7} {'nDCG@10':>8}")
+    for s in scores:
+        typer.echo(f"{s.mode:<8} {s.queries:>7} {s.recall[1]:>6.3f} {s.recall[5]:>6.3f} {s.recall[10]:>6.3f} "
+                   f"{s.mrr10:>7.3f} {s.ndcg10:>8.3f}")
+
+
 def main():  # pragma: no cover
     app()
 

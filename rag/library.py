@@ -13,6 +13,8 @@ from .indexer import Progress, run_index
 from .records import Hit, IndexReport
 from .retrieve import Filters, check_query, search as _search
 from .results import Hits
+from .summarize import SummarizeOptions, summarize as _summarize
+from .summary import Summary
 from .store import Index
 
 
@@ -103,6 +105,31 @@ class Library:
         hits: list[Hit] = _search(self.store, self.embedder, query, k, mode=mode, max_per_doc=max_per_doc,
                                   filters=Filters(year_from, year_to, source, kind), mmr=mmr)
         return Hits(query, hits, mode)
+
+    # ---- summaries ----------------------------------------------------------------------------
+    def generator(self, model: str | None = None, dtype: str | None = None):
+        """The generator for `model`, loaded once per process and shared by every Library."""
+        from .generate import load_generator
+
+        return load_generator(model or config.default_model(), self.device, dtype)
+
+    def summarize(self, query: str, *, model: str | None = None, k: int = 8, mode: str = "hybrid",
+                  max_per_doc: int | None = 3, year_from: int | None = None, year_to: int | None = None,
+                  source: str | None = None, kind: str | None = None, min_score: float | None = None,
+                  context_tokens: int = 1536, max_new_tokens: int = 384, temperature: float = 0.0,
+                  seed: int | None = None, dtype: str | None = None, on_text=None) -> Summary:
+        """Key findings on `query` from the indexed papers, each cited to the passage that supports it.
+
+        `model` is a hub id, a local folder or .gguf file, "smollm2" (offline) or "auto" (the default:
+        Llama 3.2 1B Instruct when it is on this machine, else smollm2)."""
+        check_query(query, k, mode)
+        filters = Filters(year_from, year_to, source, kind)
+        filters.sql()
+        options = SummarizeOptions(k=k, mode=mode, max_per_doc=max_per_doc, filters=filters,
+                                   context_tokens=context_tokens, max_new_tokens=max_new_tokens,
+                                   temperature=temperature, seed=seed,
+                                   **({} if min_score is None else {"min_score": min_score}))
+        return _summarize(self.store, self.embedder, lambda: self.generator(model, dtype), query, options, on_text)
 
     def info(self) -> dict:
         """What the index holds: counts, embedder, format, and where it lives."""

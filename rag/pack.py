@@ -1,0 +1,89 @@
+"""Pack the best passages into the prompt under a token budget, strongest first, numbered."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from .prompts import PASSAGE
+from .records import Hit
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A passage as the model saw it: its number in the prompt, the hit it came from, the text given."""
+
+    number: int
+    hit: Hit
+    text: str  # the passage, cut at a sentence end when the budget ran short
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.text) < len(self.hit.text)
+
+    def to_dict(self) -> dict:
+        h = self.hit
+        return {"number": self.number, "doc_id": h.doc_id, "chunk_id": h.chunk_id, "title": h.title,
+                "year": h.year, "pages": h.pages, "section": h.section, "source": h.source,
+                "pmid": h.pmid, "doi": h.doi, "score": round(h.score, 6),
+                "dense_score": None if h.dense_score is None else round(h.dense_score, 4),
+                "truncated": self.truncated, "text": self.text}
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    if a in b or b in a:
+        return True
+    wa, wb = set(a.split()), set(b.split())
+    return len(wa & wb) / max(1, len(wa | wb)) > 0.8
+
+
+def render_passage(number: int, hit: Hit, text: str) -> str:
+    section = f", {hit.section}" if hit.section else ""
+    return PASSAGE.format(number=number, title=hit.title, year=hit.year or "n.d.", pages=hit.pages,
+                          section=section, text=text)
+
+
+def cut_to_budget(text: str, budget: int, count: Callable[[str], int]) -> str:
+    """The longest run of whole sentences from the start of `text` within `budget` tokens ("" if none)."""
+    if count(text) <= budget:
+        return text
+    kept = ""
+    for sentence in _SENTENCE_END.split(text):
+        candidate = f"{kept} {sentence}".strip()
+        if count(candidate) > budget:
+            break
+        kept = candidate
+    return kept
+
+
+def pack(hits: list[Hit], count_tokens: Callable[[str], int], budget: int, min_tokens: int = 40) -> list[Evidence]:
+    """Number the hits in rank order until `budget` tokens are used; drop near-duplicates."""
+    evidence: list[Evidence] = []
+    seen: list[str] = []
+    used = 0
+    for hit in hits:
+        norm = _norm(hit.text)
+        if any(_near_duplicate(norm, s) for s in seen):
+            continue
+        number = len(evidence) + 1
+        overhead = count_tokens(render_passage(number, hit, ""))
+        room = budget - used - overhead
+        if room < min_tokens:
+            break
+        text = cut_to_budget(hit.text, room, count_tokens)
+        if count_tokens(text) < min_tokens and text != hit.text:
+            continue
+        evidence.append(Evidence(number, hit, text))
+        seen.append(norm)
+        used += overhead + count_tokens(text)
+    return evidence
+
+
+def passages_block(evidence: list[Evidence]) -> str:
+    return "\n\n".join(render_passage(e.number, e.hit, e.text) for e in evidence)

@@ -1,0 +1,97 @@
+"""Read the model's reply into an answer and findings with passage numbers, however it drifts.
+
+Small models wander from the format: numbered lists instead of bullets, "(Passage 2)" or
+"[1, 3]" or "[1-3]" instead of "[1][3]", a findings heading or none, citations on the line
+after the finding, repeated lines, or the refusal sentinel wrapped in other words.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .prompts import SENTINEL
+
+_BULLET = re.compile(r"^\s*(?:[-*•·▪‣]|\d{1,2}[.)]|\(\d{1,2}\))\s+")
+_CITATION = re.compile(
+    r"\[\s*(?:passages?|sources?|refs?\.?|references?)?\s*(\d{1,3}(?:\s*(?:[,;–-]|and)\s*\d{1,3})*)\s*\]"
+    r"|\(\s*(?:passages?|sources?|refs?\.?)\s*(\d{1,3}(?:\s*(?:[,;–-]|and)\s*\d{1,3})*)\s*\)"
+    r"|\b(?:passages?|sources?)\s+(\d{1,3}(?:\s*(?:,|and)\s*\d{1,3})*)", re.IGNORECASE)
+_ANSWER = re.compile(r"^\s*(?:\*\*)?\s*(?:answer|summary|conclusion)\s*(?:\*\*)?\s*:\s*(?:\*\*)?", re.IGNORECASE)
+_STOP = re.compile(r"^\s*(?:#+\s*)?(?:references|bibliography|table\b|\*{3,}|-{3,}|question:)", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[a-z0-9%)\]][.!?])\s+(?=[A-Z])")
+_HEADING = re.compile(r"^\s*(?:#+\s*|\*\*)?\s*(?:key\s+)?(?:findings?|points?|evidence)\s*:?\s*(?:\*\*)?\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class ParsedFinding:
+    text: str
+    numbers: tuple[int, ...]  # as the model wrote them, before any check against the evidence
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    answer: str
+    findings: tuple[ParsedFinding, ...]
+    insufficient: bool
+
+
+def _numbers(group: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*(?:[,;]|and)\s*", group):
+        m = re.match(r"(\d+)\s*[–-]\s*(\d+)$", part)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            out += list(range(a, b + 1)) if 0 < b - a < 10 else [a, b]
+        elif part.strip().isdigit():
+            out.append(int(part))
+    return out
+
+
+def citations_in(text: str) -> tuple[str, tuple[int, ...]]:
+    """The text with citation marks removed, and the numbers they held (in order, without repeats)."""
+    numbers: list[int] = []
+    for m in _CITATION.finditer(text):
+        numbers += [n for n in _numbers(next(g for g in m.groups() if g)) if n not in numbers]
+    clean = _CITATION.sub("", text)
+    clean = re.sub(r"\s+([.,;:])", r"\1", " ".join(clean.split())).strip(" -–;,")
+    return clean, tuple(numbers)
+
+
+def parse_reply(reply: str) -> ParsedReply:
+    text = reply.strip()
+    if not text or SENTINEL.lower() in text.lower()[:200] and len(text) < 400:
+        return ParsedReply("", (), True)
+    answer = ""
+    findings: list[ParsedFinding] = []
+    seen: set[str] = set()
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip().replace("**", "")
+        if _STOP.match(line):
+            break  # the model has moved on from answering (reference lists, tables, a new question)
+        if _BULLET.match(line) or _ANSWER.match(line) or len(line) < 200:
+            lines.append(line)
+        else:
+            lines += _SENTENCE.split(line)  # a paragraph of prose: one finding per sentence
+    for line in lines:
+        if not line or _HEADING.match(line):
+            continue
+        if _ANSWER.match(line):
+            answer = citations_in(_ANSWER.sub("", line))[0]
+            continue
+        clean, numbers = citations_in(_BULLET.sub("", line))
+        if not clean and numbers and findings:
+            # Citations on their own line belong to the finding above.
+            last = findings[-1]
+            findings[-1] = ParsedFinding(last.text, tuple(dict.fromkeys(last.numbers + numbers)))
+            continue
+        if not _BULLET.match(line) and not numbers and not findings and not answer:
+            answer = clean  # a first plain sentence is the answer
+            continue
+        if len(clean) < 8 or clean.lower() in seen:
+            continue
+        seen.add(clean.lower())
+        findings.append(ParsedFinding(clean, numbers))
+    if not answer and findings:
+        answer = findings[0].text
+    return ParsedReply(answer, tuple(findings), False)

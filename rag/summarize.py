@@ -1,0 +1,127 @@
+"""Question in, cited key findings out: retrieve, pack, generate, parse, verify."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .embed import Embedder
+from .generate import Generator
+from .pack import pack, passages_block
+from .parse import parse_reply
+from .prompts import SENTINEL, SYSTEM, USER
+from .retrieve import Filters, search
+from .store import Index
+from .summary import Citation, Finding, Reference, Summary
+from .verify import INFERRED, Verifier
+
+MAX_FINDINGS = 7
+
+# Best-passage cosine similarity below which the index is taken not to answer the question.
+# Calibrated with bench/calibrate_thresholds.py for all-MiniLM-L6-v2 (see README); other embedders
+# score on other scales, so set min_score for them.
+MIN_EVIDENCE = 0.42
+
+
+@dataclass(frozen=True)
+class SummarizeOptions:
+    k: int = 8
+    mode: str = "hybrid"
+    max_per_doc: int | None = 3
+    filters: Filters = Filters()
+    min_score: float = MIN_EVIDENCE
+    context_tokens: int = 1536  # budget for the passages in the prompt, in the generator's tokens
+    max_new_tokens: int = 384
+    temperature: float = 0.0  # 0: greedy, the same answer every time
+    seed: int | None = None
+
+
+def messages_for(query: str, passages: str) -> list[dict]:
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": USER.format(question=query, passages=passages, sentinel=SENTINEL)}]
+
+
+def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], query: str,
+              options: SummarizeOptions = SummarizeOptions(),
+              on_text: Callable[[str], None] | None = None) -> Summary:
+    """Summarize what the index says about `query`. The generator is loaded only when there is
+    evidence enough to give it."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    hits = search(index, embedder, query, options.k, mode=options.mode, max_per_doc=options.max_per_doc,
+                  filters=options.filters)
+    timings["retrieve_s"] = time.perf_counter() - t
+    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    if best < options.min_score:
+        reason = (f"No passage is close enough to the question (best similarity {best:.2f}, "
+                  f"threshold {options.min_score:.2f}); the model was not run.") if hits else "The index is empty."
+        return Summary(query, "insufficient_evidence", reason=reason, timings=_round(timings))
+    # Weak passages distract a small model; keep those above the threshold, and the top three
+    # whatever their score (a lexical match on a gene or drug name can score low densely).
+    hits = [h for i, h in enumerate(hits) if i < 3 or (h.dense_score or 0.0) >= options.min_score]
+
+    t = time.perf_counter()
+    generator = load_generator()
+    timings["load_s"] = time.perf_counter() - t
+    evidence = pack(hits, generator.count_tokens, options.context_tokens)
+    messages = messages_for(query, passages_block(evidence))
+    gen = generator.generate(messages, max_new_tokens=options.max_new_tokens, temperature=options.temperature,
+                             seed=options.seed, on_text=on_text)
+    timings.update(generate_s=gen.seconds, first_token_s=gen.first_token_seconds or 0.0,
+                   tokens_per_s=gen.tokens_per_second, prompt_tokens=gen.prompt_tokens, new_tokens=gen.new_tokens)
+    summary = Summary(query, "ok", evidence=evidence, model=generator.name, note=generator.note, raw=gen.text)
+
+    t = time.perf_counter()
+    parsed = parse_reply(gen.text)
+    if parsed.insufficient:
+        summary.status = "insufficient_evidence"
+        summary.reason = "The model found no answer in the passages retrieved."
+    else:
+        _attach_citations(summary, parsed, Verifier(embedder))
+        summary.answer = parsed.answer
+        if not summary.findings:
+            summary.status = "insufficient_evidence"
+            summary.reason = "None of the model's statements could be tied to a passage that supports it."
+    timings["verify_s"] = time.perf_counter() - t
+    summary.timings = _round(timings)
+    return summary
+
+
+def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
+    evidence = summary.evidence
+    by_number = {e.number: e for e in evidence}
+    reference_of: dict[int, int] = {}  # evidence number -> reference number, in order of first citation
+
+    def reference(e) -> int:
+        if e.number not in reference_of:
+            reference_of[e.number] = len(reference_of) + 1
+            summary.references.append(Reference(reference_of[e.number], e))
+        return reference_of[e.number]
+
+    kept: list[set[str]] = []
+    for finding in parsed.findings:
+        if len(summary.findings) >= MAX_FINDINGS:
+            break
+        words = set(finding.text.lower().split())
+        if any(len(words & k) / max(1, len(words | k)) > 0.7 for k in kept):
+            continue  # small models repeat themselves
+        valid = [n for n in finding.numbers if n in by_number]
+        summary.removed_citations += len(finding.numbers) - len(valid)
+        citations = []
+        for n in valid:
+            support = verifier.check(finding.text, by_number[n].text)
+            citations.append((by_number[n], support, False))
+        if not citations:
+            scored = [(e, verifier.check(finding.text, e.text)) for e in evidence]
+            e, support = max(scored, key=lambda pair: pair[1].score) if scored else (None, None)
+            if e is None or support.verdict != "supported" or support.score < INFERRED:
+                summary.dropped_findings += 1
+                continue
+            citations.append((e, support, True))
+        kept.append(words)
+        summary.findings.append(Finding(finding.text, tuple(
+            Citation(reference(e), e, support, inferred) for e, support, inferred in citations)))
+
+
+def _round(timings: dict) -> dict:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in timings.items()}

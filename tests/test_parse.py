@@ -1,0 +1,55 @@
+"""The reply parser on the ways small models break the format."""
+import pytest
+
+from rag.parse import citations_in, parse_reply
+
+
+def test_the_asked_for_format():
+    p = parse_reply("Answer: LMWH is the preferred prophylaxis [1].\nKey findings:\n"
+                    "- Bleeding occurred in 3.9% of patients [1]\n- HIT occurred in 0.7% [2][3]\n")
+    assert p.answer == "LMWH is the preferred prophylaxis."
+    assert [(f.text, f.numbers) for f in p.findings] == [("Bleeding occurred in 3.9% of patients", (1,)),
+                                                         ("HIT occurred in 0.7%", (2, 3))]
+    assert not p.insufficient
+
+
+@pytest.mark.parametrize("mark,numbers", [
+    ("[1, 3]", (1, 3)), ("[2-4]", (2, 3, 4)), ("[2–3]", (2, 3)), ("(Passage 2)", (2,)), ("[Passage 5]", (5,)),
+    ("[1][1][2]", (1, 2)), ("[1; 2]", (1, 2)), ("(source 4)", (4,)), ("passages 1 and 3", (1, 3)),
+])
+def test_citation_styles(mark, numbers):
+    text, got = citations_in(f"Filters migrated in 3% of cases {mark}.")
+    assert got == numbers and text == "Filters migrated in 3% of cases."
+
+
+def test_numbered_lists_bold_headings_and_citations_on_the_next_line():
+    p = parse_reply("**Summary:** Heparin is safe.\n\n**Key Findings:**\n1. Heparin caused bleeding in 3%\n[2]\n"
+                    "2) Filters migrated (passage 3)\n* Compression devices injured skin [4]")
+    assert p.answer == "Heparin is safe."
+    assert [f.numbers for f in p.findings] == [(2,), (3,), (4,)]
+
+
+def test_repeated_lines_and_trailing_junk_are_dropped():
+    reply = ("Answer: IVC filters have complications.\n- Filters migrate [1]\n- Filters migrate [1]\n- ok\n"
+             "References\n1. Smith J. Filters. 2010.\n- Not a finding [2]")
+    p = parse_reply(reply)
+    assert [f.text for f in p.findings] == ["Filters migrate"]
+
+
+def test_prose_without_bullets_becomes_one_finding_per_sentence():
+    reply = ("Heparin prophylaxis is standard in trauma. " * 1 + "Bleeding was the most frequent complication of "
+             "heparin in the pooled studies, at 3.9 percent overall. Heparin induced thrombocytopenia was rare, "
+             "affecting 0.7 percent of patients. Filters migrated in a few cases and occluded the vena cava.")
+    p = parse_reply(reply)
+    assert len(p.findings) == 3 and p.findings[1].text.startswith("Heparin induced")
+
+
+@pytest.mark.parametrize("reply", ["INSUFFICIENT EVIDENCE", "insufficient evidence.",
+                                   "The passages do not say. INSUFFICIENT EVIDENCE", ""])
+def test_sentinel_and_empty_replies(reply):
+    assert parse_reply(reply).insufficient
+
+
+def test_echoed_question_gives_no_findings():
+    p = parse_reply("What complications follow DVT prophylaxis in trauma patients?")
+    assert p.findings == ()
