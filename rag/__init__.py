@@ -4,10 +4,15 @@ __version__ = "0.1.0"
 from .errors import (IndexLocked, IndexMismatch, IndexNotFound, InvalidQuery, MedragError,  # noqa: E402
                      MissingDependency, ModelUnavailable, ParseError)
 from .library import Library  # noqa: E402
+from .pack import Evidence  # noqa: E402
 from .records import Chunk, Document, Hit, IndexReport  # noqa: E402
+from .results import Hits  # noqa: E402
+from .summary import Citation, Finding, Reference, Summary  # noqa: E402
+from .verify import Support  # noqa: E402
 
 __all__ = [
-    "Library", "Document", "Chunk", "Hit", "IndexReport",
+    "Library", "Hits", "Hit", "Summary", "Finding", "Citation", "Reference", "Evidence", "Support",
+    "Document", "Chunk", "IndexReport",
     "MedragError", "ParseError", "IndexNotFound", "IndexMismatch", "IndexLocked", "InvalidQuery",
     "ModelUnavailable", "MissingDependency", "__version__",
 ]

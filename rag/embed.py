@@ -62,8 +62,9 @@ class Embedder(ABC):
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_batch([text], query=True)[0]
 
-    def embed(self, texts: Iterable[str], batch_size: int = 64,
+    def embed(self, texts: Iterable[str], batch_size: int = 512,
               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed many texts. Large groups let the backend sort them by length and pad less."""
         texts = list(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for i in range(0, len(texts), batch_size):
@@ -96,6 +97,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.dimension = int(dim())
         self.max_tokens = int(self.model.max_seq_length or 512) - 2
         self._tokenizer = self.model.tokenizer
+        self.batch_size = 64 if self.device.startswith("cuda") else 32
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False, truncation=False,
@@ -103,7 +105,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     def embed_batch(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         encode = self.model.encode_query if query and hasattr(self.model, "encode_query") else self.model.encode
-        vectors = encode(list(texts), batch_size=max(1, len(texts)), normalize_embeddings=True,
+        vectors = encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                          convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 

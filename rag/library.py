@@ -63,7 +63,8 @@ class Library:
         if self._index is None:
             emb = self.embedder
             self._index = Index(self.path, create=True, embedder=emb.name, dimension=emb.dimension,
-                                index_type=self.index_type, chunk_tokens=self.chunk_tokens, overlap=self.overlap)
+                                index_type=self.index_type, chunk_tokens=min(self.chunk_tokens, emb.max_tokens),
+                                overlap=self.overlap)
         return self._index
 
     # ---- indexing -----------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""Query latency at 10k, 100k and 1M chunks, exact (flat) against approximate (HNSW), with the
+HNSW recall@10 against the exact result; and the cost of embedding the query itself.
+
+Vectors are synthetic for the large sizes, but shaped like real ones: each is a blend of two real
+passage embeddings (the shared PDFs and PubMedQA abstracts) plus noise, so they keep the low
+intrinsic dimension of text embeddings. (Isotropic Gaussian vectors are the worst case for any
+graph index and say little about real corpora; `--gaussian` measures that case too.) The
+query-embedding time and a full `Library.search` are measured on the real model and PDFs.
+
+    python bench/bench_search.py [--sizes 10000,100000,1000000] [--queries 200]
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import DATA
+
+from rag.embed import load_embedder
+from rag.vectors import VectorIndex
+
+
+def percentiles(xs):
+    a = np.asarray(xs) * 1000
+    return float(np.percentile(a, 50)), float(np.percentile(a, 95))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--gaussian", action="store_true", help="isotropic Gaussian vectors instead")
+    args = parser.parse_args()
+    embedder = load_embedder()
+    questions = [f"What is the effect of drug {i} on kidney function in diabetes?" for i in range(args.queries)]
+    embed_times = []
+    for q in questions[:50]:
+        t = time.perf_counter()
+        embedder.embed_query(q)
+        embed_times.append(time.perf_counter() - t)
+    e50, e95 = percentiles(embed_times)
+    print(f"query embedding ({embedder.name}, cpu): p50 {e50:.1f} ms, p95 {e95:.1f} ms")
+    rng = np.random.default_rng(0)
+    dim = embedder.dimension
+    bases = None
+    lib = None
+    if (DATA / "pdfs").is_dir() and not args.gaussian:
+        from rag import Library
+        from rag.evaluate import pubmedqa_sets
+
+        work = Path(tempfile.mkdtemp())
+        lib = Library(work / "idx")
+        lib.index(DATA / "pdfs", pubmedqa_sets(DATA / "pubmedqa" / "pqal_dev.json", work)["abstracts"], progress=False)
+        bases = lib.store.all_vectors()[1]
+        print(f"synthetic vectors blended from {len(bases)} real passage embeddings")
+    print(f"{'chunks':>9} {'index':<6} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p50+emb':>8} {'p95+emb':>8} {'recall@10':>9} {'speedup':>8}")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        if bases is None:
+            vectors = rng.standard_normal((n, dim), dtype=np.float32)
+        else:
+            a, b = rng.integers(0, len(bases), n), rng.integers(0, len(bases), n)
+            vectors = bases[a] + rng.uniform(0, 0.6, (n, 1)).astype(np.float32) * bases[b]
+            vectors += 0.3 * rng.standard_normal((n, dim), dtype=np.float32) / np.sqrt(dim)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        ids = np.arange(n, dtype=np.int64)
+        # Queries near stored vectors, as real queries sit near their passages.
+        picks = rng.integers(0, n, args.queries)
+        queries = vectors[picks] + 0.5 * rng.standard_normal((args.queries, dim), dtype=np.float32) / np.sqrt(dim)
+        exact_results, flat_p50 = None, None
+        for kind in ("flat", "hnsw"):
+            index = VectorIndex(dim, kind)
+            t = time.perf_counter()
+            index.add(ids, vectors)
+            build = time.perf_counter() - t
+            times, results = [], []
+            for q in queries:
+                t = time.perf_counter()
+                got, _ = index.search(q, 10)
+                times.append(time.perf_counter() - t)
+                results.append(set(got.tolist()))
+            p50, p95 = percentiles(times)
+            if kind == "flat":
+                exact_results, flat_p50 = results, p50
+            recall = np.mean([len(a & b) / 10 for a, b in zip(results, exact_results)])
+            print(f"{n:>9} {kind:<6} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {p50 + e50:>8.2f} {p95 + e95:>8.2f} "
+                  f"{recall:>9.3f} {flat_p50 / p50:>7.1f}x")
+            del index
+    if lib is not None:
+        for mode in ("dense", "lexical", "hybrid"):
+            times = []
+            for q in questions[:50]:
+                t = time.perf_counter()
+                lib.search(q, k=10, mode=mode)
+                times.append(time.perf_counter() - t)
+            p50, p95 = percentiles(times)
+            print(f"Library.search, 12 PDFs + 500 abstracts ({lib.info()['chunks']} chunks), {mode:<7}: "
+                  f"p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
