@@ -7,6 +7,7 @@ tokens per second and time to first token of `Library.summarize` against a plain
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--max-new-tokens", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     data = need_data()
     lib = Library(Path(tempfile.mkdtemp()) / "idx")
@@ -60,18 +62,25 @@ def main():
     load = time.perf_counter() - t
     warm = lib.summarize(QUESTION, model=args.model, max_new_tokens=args.max_new_tokens)  # warms caches
     messages = messages_for(QUESTION, passages_block(warm.evidence))
-    bare_tps, bare_ttft, bare_s, prompt_tokens = bare_generate(generator, messages, args.max_new_tokens)
-    t = time.perf_counter()
-    s = lib.summarize(QUESTION, model=args.model, max_new_tokens=args.max_new_tokens)
-    total = time.perf_counter() - t
-    tm = s.timings
-    print(f"model {generator.name} on {generator.device}; loaded in {load:.1f} s; prompt {prompt_tokens} tokens")
+    bare_runs, medrag_runs = [], []
+    for _ in range(args.repeats):  # alternate, so drift in machine load hits both sides alike
+        bare_runs.append(bare_generate(generator, messages, args.max_new_tokens))
+        t = time.perf_counter()
+        s = lib.summarize(QUESTION, model=args.model, max_new_tokens=args.max_new_tokens)
+        total = time.perf_counter() - t
+        tm = s.timings
+        medrag_runs.append((tm["new_tokens"] / total, tm["retrieve_s"] + tm["first_token_s"], total, tm))
+    med = lambda runs, i: statistics.median(r[i] for r in runs)  # noqa: E731
+    prompt_tokens = bare_runs[0][3]
+    print(f"model {generator.name} on {generator.device}; loaded in {load:.1f} s; prompt {prompt_tokens} tokens; "
+          f"{args.max_new_tokens} new tokens; median of {args.repeats} alternating runs")
     print(f"{'':<28} {'tokens/s':>9} {'first token s':>14} {'wall s':>8}")
-    print(f"{'bare model.generate':<28} {bare_tps:>9.2f} {bare_ttft:>14.3f} {bare_s:>8.2f}")
-    print(f"{'medrag summarize':<28} {tm['new_tokens'] / total:>9.2f} {tm['retrieve_s'] + tm['first_token_s']:>14.3f} {total:>8.2f}")
+    print(f"{'bare model.generate':<28} {med(bare_runs, 0):>9.2f} {med(bare_runs, 1):>14.3f} {med(bare_runs, 2):>8.2f}")
+    print(f"{'medrag summarize':<28} {med(medrag_runs, 0):>9.2f} {med(medrag_runs, 1):>14.3f} {med(medrag_runs, 2):>8.2f}")
+    tm = medrag_runs[-1][3]
     print(f"  of which retrieve {tm['retrieve_s']:.3f} s, generate {tm['generate_s']:.2f} s, verify {tm['verify_s']:.2f} s")
-    print(f"ratio tokens/s (summarize end to end / bare): {tm['new_tokens'] / total / bare_tps:.2f}")
-    print(f"ratio first token (summarize incl. retrieval / bare): {(tm['retrieve_s'] + tm['first_token_s']) / bare_ttft:.2f}")
+    print(f"ratio tokens/s (summarize end to end / bare): {med(medrag_runs, 0) / med(bare_runs, 0):.2f}")
+    print(f"ratio first token (summarize incl. retrieval / bare): {med(medrag_runs, 1) / med(bare_runs, 1):.2f}")
     print(f"peak resident memory {peak_rss_mb():.0f} MB", end="")
     try:
         import torch

@@ -33,7 +33,8 @@ def index(
     paths: List[Path] = typer.Argument(..., help="PDF/abstract files or folders (searched recursively)."),
     index: Optional[Path] = IndexOpt,
     embedder: Optional[str] = typer.Option(None, help="sentence-transformers id or folder [default: all-MiniLM-L6-v2]."),
-    index_type: str = typer.Option("flat", help="Vector index for a new index: flat (exact) or hnsw (approximate, for 1M+ chunks)."),
+    index_type: str = typer.Option("auto", help="Vector index for a new index: flat (exact), hnsw (approximate) or "
+                                   "auto (exact below 100,000 passages, HNSW from there)."),
     chunk_tokens: int = typer.Option(config.CHUNK_TOKENS, help="Passage size in embedder tokens (new index)."),
     overlap: int = typer.Option(config.CHUNK_OVERLAP, help="Tokens shared by neighbouring passages (new index)."),
     prune: bool = typer.Option(False, help="Remove documents whose files no longer exist."),

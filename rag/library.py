@@ -26,13 +26,17 @@ class Library:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, embedder: str | None = None,
-                 device: str | None = None, index_type: str = "flat",
+                 device: str | None = None, index_type: str = "auto",
                  chunk_tokens: int = config.CHUNK_TOKENS, overlap: int = config.CHUNK_OVERLAP):
         self.path = Path(path) if path is not None else config.default_index()
         self.device = device or config.default_device()
         self._index: Index | None = None
         self._embedder: Embedder | None = None
         self._requested_embedder = canonical_embedder(embedder) if embedder else None
+        from .vectors import INDEX_TYPES
+
+        if index_type not in INDEX_TYPES:
+            raise ValueError(f"index type {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
         self.index_type = index_type
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap

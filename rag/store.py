@@ -20,7 +20,7 @@ import numpy as np
 from . import __version__
 from .errors import IndexLocked, IndexMismatch, IndexNotFound
 from .records import Chunk, Document
-from .vectors import VectorIndex
+from .vectors import VectorIndex, resolve_type
 
 FORMAT = "medrag-index"
 FORMAT_VERSION = 1
@@ -54,7 +54,7 @@ class Index:
     """Open (or with create=True, make) the index folder at `path`."""
 
     def __init__(self, path: str | os.PathLike, *, create: bool = False, embedder: str | None = None,
-                 dimension: int | None = None, index_type: str = "flat", chunk_tokens: int | None = None,
+                 dimension: int | None = None, index_type: str = "auto", chunk_tokens: int | None = None,
                  overlap: int | None = None):
         self.path = Path(path)
         manifest_path = self.path / "manifest.json"
@@ -116,8 +116,9 @@ class Index:
     def vectors(self) -> VectorIndex:
         """The FAISS index, rebuilt from SQLite when its file is missing or stale."""
         if self._vectors is None:
-            vectors, generation = VectorIndex.load(self.path, self.dimension, self.index_type)
-            if generation != self.generation or len(vectors) != self.count_chunks():
+            count = self.count_chunks()
+            vectors, generation = VectorIndex.load(self.path, self.dimension, self.index_type, count)
+            if generation != self.generation or len(vectors) != count:
                 ids, matrix = self.all_vectors()
                 vectors.rebuild(ids, matrix)
             self._vectors = vectors
@@ -246,6 +247,8 @@ class Index:
 
     def save(self) -> None:
         """Write the FAISS file and the manifest for the current generation."""
+        if self._vectors is not None and self._vectors.index_type != resolve_type(self.index_type, self.count_chunks()):
+            self._vectors = None  # "auto" crossed its threshold: rebuilt as the other type from SQLite
         self.vectors.save(self.path, self.generation)
         self.manifest.update(documents=self.count_documents(), chunks=self.count_chunks(),
                              medrag_version=__version__, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))

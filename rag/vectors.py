@@ -7,7 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-INDEX_TYPES = ("flat", "hnsw")
+INDEX_TYPES = ("auto", "flat", "hnsw")
+# "auto" keeps exact search until an index reaches this many passages, then switches to HNSW:
+# bench/bench_search.py measured flat at ~1.5 ms (10k) and ~33 ms (100k) per query on 2 cores,
+# HNSW at under 1 ms with recall@10 of 0.995-1.0 on embedding-shaped vectors.
+AUTO_HNSW_FROM = 100_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
@@ -19,14 +23,21 @@ def _faiss():
     return faiss
 
 
+def resolve_type(requested: str, count: int) -> str:
+    """The concrete index type for a requested one ("auto" decides by the number of passages)."""
+    if requested == "auto":
+        return "hnsw" if count >= AUTO_HNSW_FROM else "flat"
+    return requested
+
+
 class VectorIndex:
     """Inner-product search over normalised vectors, each stored under its chunk id."""
 
-    def __init__(self, dimension: int, index_type: str = "flat"):
+    def __init__(self, dimension: int, index_type: str = "flat", count: int = 0):
         if index_type not in INDEX_TYPES:
             raise ValueError(f"index type {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
         self.dimension = dimension
-        self.index_type = index_type
+        self.index_type = resolve_type(index_type, count)
         self.index = self._empty()
 
     def _empty(self):
@@ -79,17 +90,18 @@ class VectorIndex:
         os.replace(stamp, folder / "vectors.json")
 
     @classmethod
-    def load(cls, folder: Path, dimension: int, index_type: str) -> tuple["VectorIndex", int | None]:
-        """The saved index and the generation it was saved at (None when missing or unreadable)."""
-        self = cls(dimension, index_type)
+    def load(cls, folder: Path, dimension: int, index_type: str, count: int) -> tuple["VectorIndex", int | None]:
+        """The saved index and the generation it was saved at (None when missing, unreadable or of
+        another type than `index_type` asks for at `count` passages)."""
+        self = cls(dimension, index_type, count)
         try:
             stamp = json.loads((folder / "vectors.json").read_text())
             index = _faiss().read_index(str(folder / "vectors.faiss"))
         except (OSError, ValueError, RuntimeError):
             return self, None
-        if index.d != dimension:
+        if index.d != dimension or stamp.get("type", "flat") != self.index_type:
             return self, None
         self.index = index
-        if index_type == "hnsw":
+        if self.index_type == "hnsw":
             _faiss().downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH
         return self, int(stamp.get("generation", -1))

@@ -129,3 +129,27 @@ def test_killed_run_keeps_earlier_contents_and_the_next_run_finishes(tmp_path, s
     finish = after.index(more, progress=False)
     assert finish.unchanged >= 2 and finish.indexed + finish.unchanged == 40
     assert after.info()["documents"] == len(before) + 200
+
+
+def test_auto_index_type_switches_to_hnsw_past_its_threshold(tmp_path, small_pdfs, monkeypatch):
+    import rag.vectors
+
+    monkeypatch.setattr(rag.vectors, "AUTO_HNSW_FROM", 60)
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    shutil.copy(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf", papers)
+    lib = Library(tmp_path / "idx")
+    lib.index(papers, progress=False)
+    stamp = lambda: json.loads((tmp_path / "idx" / "vectors.json").read_text())  # noqa: E731
+    assert stamp()["type"] == "flat" and lib.info()["chunks"] < 60
+    shutil.copy(small_pdfs / "agyemanduah2014-quality-improvement.pdf", papers)
+    shutil.copy(small_pdfs / "tully2010-heart-failure-programmes.pdf", papers)
+    lib.index(papers, progress=False)
+    assert stamp()["type"] == "hnsw" and stamp()["count"] == lib.info()["chunks"] >= 60
+    reopened = Library(tmp_path / "idx")
+    assert reopened.search("heparin induced thrombocytopenia", k=1, mode="dense")[0].title.startswith("Complications")
+    (papers / "tully2010-heart-failure-programmes.pdf").unlink()
+    reopened.index(papers, prune=True, progress=False)  # removal from an HNSW graph rebuilds it
+    assert len(reopened.store.vectors) == reopened.info()["chunks"]
+    with pytest.raises(ValueError, match="index type"):
+        Library(tmp_path / "other", index_type="ivf")
