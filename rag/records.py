@@ -25,6 +25,7 @@ class Document:
     journal: str | None = None
     record: str | None = None  # position of the record inside a multi-record file
     references: tuple[str, ...] = ()  # reference list of a paper, kept out of the chunks
+    page_count: int | None = None  # pages in the source file (PDFs), reference pages included
 
     @property
     def text(self) -> str:

@@ -170,7 +170,7 @@ class Index:
                 self.db.execute(
                     f"INSERT OR REPLACE INTO documents ({DOC_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (doc_id, file_hash, d.source, d.kind, d.title, json.dumps(list(d.authors)), d.year,
-                     d.doi, d.pmid, d.journal, d.record, len(d.pages), json.dumps(list(d.references))))
+                     d.doi, d.pmid, d.journal, d.record, d.page_count or len(d.pages), json.dumps(list(d.references))))
             ids = []
             for c, v in zip(chunks, vectors):
                 cur = self.db.execute(

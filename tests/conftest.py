@@ -63,3 +63,9 @@ def pdf_library(tmp_path_factory, embedder):
     report = lib.index(PDFS, progress=False)
     assert report.indexed == 12, report.to_dict()
     return lib
+
+
+@pytest.fixture(scope="session")
+def pdf_first_and_second_run(pdf_library):
+    """The second run over the same 12 PDFs (the first is the pdf_library fixture)."""
+    return pdf_library.index(PDFS, progress=False)

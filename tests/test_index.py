@@ -153,3 +153,17 @@ def test_auto_index_type_switches_to_hnsw_past_its_threshold(tmp_path, small_pdf
     assert len(reopened.store.vectors) == reopened.info()["chunks"]
     with pytest.raises(ValueError, match="index type"):
         Library(tmp_path / "other", index_type="ivf")
+
+
+def test_all_shared_pdfs_indexed_with_titles_pages_and_a_free_second_run(pdf_library, pdf_first_and_second_run):
+    again = pdf_first_and_second_run
+    assert (again.seen, again.unchanged, again.indexed, again.chunks_added) == (12, 12, 0, 0)
+    docs = pdf_library.documents()
+    assert len(docs) == 12
+    for d in docs:
+        stem = d["source"].rsplit("/", 1)[-1][:-4]
+        assert len(d["title"].split()) >= 4 and d["title"] != stem, d["title"]
+        assert d["pages"] >= 4 and d["year"] and d["kind"] == "pdf"
+    assert sum(bool(d["doi"]) for d in docs) >= 10
+    spans = pdf_library.store.db.execute("SELECT min(page_start), max(page_end) FROM chunks").fetchone()
+    assert spans[0] == 1 and spans[1] >= 10

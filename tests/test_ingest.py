@@ -94,7 +94,7 @@ def test_limits_are_reported(tmp_path):
 def test_pdf_has_pages_title_doi_and_no_reference_list():
     need_data()
     (doc,), _ = load(PDFS / "10.1007_s00125-024-06103-w.pdf")
-    assert "KCNJ11" in doc.title and doc.doi == "10.1007/s00125-024-06103-w"
+    assert "KCNJ11" in doc.title and doc.doi == "10.1007/s00125-024-06103-w" and doc.page_count == 12
     assert [p.number for p in doc.pages][:3] == [1, 2, 3]
     assert len(doc.references) > 20
     assert "Rorsman P, Ashcroft FM" not in doc.text  # the first reference stays out of the passages

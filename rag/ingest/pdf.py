@@ -68,6 +68,7 @@ def read_pdf(path: Path, max_pages: int) -> Document:
         year=_year(head, _meta(meta, "/CreationDate")),
         doi=_doi(meta, head),
         references=tuple(references),
+        page_count=count,
     )
 
 
