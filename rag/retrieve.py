@@ -53,7 +53,7 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
            candidates: int = 100) -> list[Hit]:
     """The k best passages for `query`, strongest first."""
     query = check_query(query, k, mode, mmr)
-    if index.count_chunks() == 0:
+    if len(index.vectors) == 0:  # not count(*): that scans the whole table
         return []
     pool = max(candidates, k * 5, (max_per_doc and k * 3) or 0)
     where, params = filters.sql()
@@ -129,7 +129,10 @@ def _lexical(index: Index, query: str, pool: int, where: str, params: list) -> l
     for table, expr in (("chunks_fts", latin_query(query)), ("chunks_cjk", cjk_query(query))):
         if not expr:
             continue
-        sql = (f"SELECT f.rowid, bm25({table}) FROM {table} f JOIN chunks c ON c.id=f.rowid JOIN documents d ON d.doc_id=c.doc_id "
+        # CROSS JOIN keeps the full-text match as the outer loop; a plain JOIN lets SQLite scan
+        # every chunk and test the match row by row.
+        sql = (f"SELECT f.rowid, bm25({table}) FROM {table} f CROSS JOIN chunks c ON c.id=f.rowid "
+               f"CROSS JOIN documents d ON d.doc_id=c.doc_id "
                f"WHERE {table} MATCH ? AND {where} ORDER BY bm25({table}) LIMIT ?")
         lists.append([(r[0], float(r[1])) for r in index.db.execute(sql, [expr, *params, pool])])
     return lists
