@@ -77,8 +77,13 @@ def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Gen
         summary.status = "insufficient_evidence"
         summary.reason = "The model found no answer in the passages retrieved."
     else:
-        _attach_citations(summary, parsed, Verifier(embedder))
+        verifier = Verifier(embedder)
+        _attach_citations(summary, parsed, verifier)
         summary.answer = parsed.answer
+        if parsed.answer and evidence:
+            # The answer line is checked like a finding, against its best passage.
+            summary.answer_support = max((verifier.check(parsed.answer, e.text) for e in evidence),
+                                         key=lambda sup: sup.score)
         if not summary.findings:
             summary.status = "insufficient_evidence"
             summary.reason = "None of the model's statements could be tied to a passage that supports it."

@@ -77,6 +77,7 @@ class Summary:
     note: str | None = None  # e.g. which model was chosen for the user
     removed_citations: int = 0  # numbers the model cited that were not in the evidence
     dropped_findings: int = 0  # findings left with no citation that any passage supports
+    answer_support: Support | None = None  # the answer line against its best passage
     raw: str = ""  # the model's reply as written
     timings: dict = field(default_factory=dict)
 
@@ -97,6 +98,9 @@ class Summary:
         return {"query": self.query, "status": self.status, "answer": self.answer, "reason": self.reason,
                 "findings": [f.to_dict() for f in self.findings], "evidence": [e.to_dict() for e in self.evidence],
                 "references": [r.to_dict() for r in self.references], "model": self.model, "note": self.note,
+                "answer_support": None if self.answer_support is None else
+                {"support": self.answer_support.score, "verdict": self.answer_support.verdict,
+                 "missing_terms": list(self.answer_support.missing)},
                 "supported_share": self.supported_share, "removed_citations": self.removed_citations,
                 "dropped_findings": self.dropped_findings, "raw": self.raw, "timings": self.timings}
 
@@ -108,12 +112,17 @@ class Summary:
         if self.status != "ok":
             lines += [f"**The indexed literature does not answer this question.** {self.reason or ''}".rstrip()]
             return "\n".join(lines) + "\n"
-        lines += [f"**Answer:** {self.answer}", "", "**Key findings**", ""]
+        lines += [f"**Answer:** {self.answer}{self._answer_flag()}", "", "**Key findings**", ""]
         lines += [f"- {f.text} {''.join(c.mark for c in f.citations)}" for f in self.findings]
         lines += ["", "**References**", ""]
         lines += [f"{r.number}. {r.label}" for r in self.references]
         lines += ["", self._footer()]
         return "\n".join(lines) + "\n"
+
+    def _answer_flag(self) -> str:
+        if self.answer_support is None or self.answer_support.verdict == "supported":
+            return ""
+        return " _(not clearly supported by any passage: read the findings)_"
 
     def _footer(self) -> str:
         share = self.supported_share
@@ -139,7 +148,8 @@ class Summary:
                 f"{html.escape(c.mark)}</a>" for c in f.citations) + "</li>" for f in self.findings)
         refs = "".join(f'<li id="medrag-ref-{r.number}" value="{r.number}">{html.escape(r.label)}</li>'
                        for r in self.references)
-        return (f"<p><b>{html.escape(self.query)}</b></p><p><b>Answer:</b> {html.escape(self.answer)}</p>"
+        return (f"<p><b>{html.escape(self.query)}</b></p><p><b>Answer:</b> {html.escape(self.answer)}"
+                f"<i>{html.escape(self._answer_flag().strip(' _'))}</i></p>"
                 f"<p><b>Key findings</b></p><ul>{items}</ul><p><b>References</b></p><ol>{refs}</ol>"
                 f"<p><i>{html.escape(self._footer().strip('_'))}</i></p>")
 

@@ -121,3 +121,16 @@ def test_end_to_end_with_the_offline_model(pdf_library):
     for f in data["findings"]:
         for c in f["citations"]:
             assert 1 <= c["evidence"] <= len(data["evidence"]) and c["verdict"] in ("supported", "partial", "unsupported")
+
+
+def test_answer_line_is_checked_and_flagged_when_unsupported(pdf_library):
+    reply = ("Answer: Giraffes are the tallest mammals on the savanna.\nKey findings:\n"
+             "- The risks of heparin include bleeding and heparin induced thrombocytopenia [1]")
+    s = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(reply), DVT)
+    assert s.answer_support.verdict == "unsupported"
+    assert "not clearly supported" in s.to_markdown()
+    assert s.to_dict()["answer_support"]["verdict"] == "unsupported"
+    bib, ris = s.to_bibtex(), s.to_ris()
+    assert bib.startswith("@article{") and "doi = {10.1186/1752-2897-4-1}" in bib
+    assert ris.startswith("TY  - JOUR") and "DO  - 10.1186/1752-2897-4-1" in ris and ris.count("ER  - ") == 1
+    assert 'href="#medrag-ref-1"' in s._repr_html_()
