@@ -1,5 +1,4 @@
 """Readers: every abstract format built from real PubMedQA records, the real PDFs, and bad files."""
-from pathlib import Path
 
 import pytest
 

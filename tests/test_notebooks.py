@@ -1,10 +1,9 @@
 """The notebooks run top to bottom with the offline models, and are committed without outputs."""
 import json
-from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SMALL_PDFS, need_data
+from .conftest import ROOT, need_data
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 

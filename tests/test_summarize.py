@@ -9,7 +9,7 @@ from rag.cli import app
 from rag.generate import Generation, Generator
 from rag.pack import cut_to_budget, pack
 from rag.records import Hit
-from rag.summarize import SummarizeOptions, summarize
+from rag.summarize import summarize
 from rag.verify import Verifier, missing_terms
 
 DVT = "What complications follow DVT prophylaxis in trauma patients?"
