@@ -16,6 +16,7 @@ from .results import Hits
 from .summarize import SummarizeOptions, summarize as _summarize
 from .summary import Summary
 from .store import Index
+from .vectors import INDEX_TYPES
 
 
 class Library:
@@ -33,8 +34,6 @@ class Library:
         self._index: Index | None = None
         self._embedder: Embedder | None = None
         self._requested_embedder = canonical_embedder(embedder) if embedder else None
-        from .vectors import INDEX_TYPES
-
         if index_type not in INDEX_TYPES:
             raise ValueError(f"index type {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
         self.index_type = index_type
