@@ -65,3 +65,29 @@ def test_reflow_joins_lines_into_paragraphs():
 def test_clean_pdf_pages_end_to_end():
     pages, refs = clean_pdf_pages(["Title\nef\ufb01cacy of hep-\narin\n" * 3] * 2)
     assert "efficacy of heparin" in pages[0]
+
+
+def test_author_year_reference_list_is_cut_after_the_first_fifth():
+    body = ["Results\n" + "KRAS G12C inhibition raised MHC-I presentation.\n" * 40,
+            "Discussion\nHaptenated peptides were targetable.\nREFERENCES\n"
+            "Adams, P.D., Afonine, P.V., Bunkoczi, G., Chen, V.B., Davis, I.W., Echols, N.,\n"
+            "Headd, J.J., et al. (2010). PHENIX. Acta Crystallogr. D 66, 213-221.\n"
+            "Awad, M.M., Liu, S., Rybkin, I.I., et al. (2021). Acquired resistance. N. Engl. J. Med. 384, 2382.\n",
+            "Zhang, Z., Shokat, K.M. (2019). Bifunctional inhibitors. Cell 178, 1.\n" * 30]
+    pages, refs = split_references(body)
+    assert "Adams, P.D." not in "".join(pages) and "Haptenated peptides" in pages[1] and pages[2] == ""
+    assert refs[0].startswith("Adams, P.D.") and refs[0].endswith("213-221.")
+    assert refs[1].startswith("Awad, M.M.")
+
+
+def test_sections_after_the_reference_list_are_kept_in_place():
+    body = ["Results\n" + "Inhibition raised presentation.\n" * 40,
+            "Discussion\nPeptides were targetable.\nREFERENCES\nAdams, P.D., Afonine, P.V. (2010). PHENIX. D 66, 213.\n",
+            "Awad, M.M., Liu, S. (2021). Resistance. N. Engl. J. Med. 384, 2382.\n" * 10,
+            "Zhang, Z. (2019). Inhibitors. Cell 178, 1.\nSTAR+METHODS\nCell lines were cultured in DMEM.\n",
+            "METHOD DETAILS\nMice were dosed daily.\n"]
+    pages, refs = split_references(body)
+    assert len(pages) == 5 and pages[2] == ""
+    assert pages[3].startswith("STAR+METHODS") and "cultured in DMEM" in pages[3]
+    assert pages[4] == body[4] and "Peptides were targetable" in pages[1]
+    assert len(refs) == 12 and refs[-1].startswith("Zhang, Z.")

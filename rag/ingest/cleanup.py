@@ -23,6 +23,8 @@ _REFERENCE_ENTRY = re.compile(r"^\s*(?:\[\d+\]|\d{1,3}\.|\d{1,3}(?=\s+[A-Z][\w'\
 # The first entry of a numbered (Vancouver-style) list, for papers whose "References" heading
 # did not survive text extraction: "1. Geerts WH, Code KI, ..."
 _FIRST_ENTRY = re.compile(r"^\s*(?:\[1\]|1\.?)\s+[A-Z][\w'\-]+,? (?:[A-Z]{1,3}|[A-Z]\.(?: ?[A-Z]\.)*)[,:;]")
+# An author-year entry (Cell, Elsevier styles): "Adams, P.D., Afonine, P.V., ..."
+_AUTHOR_YEAR_ENTRY = re.compile(r"^\s*[A-Z][\w'\-]+(?: [A-Z][\w'\-]+)?,\s+(?:[A-Z]\.-?\s?)+(?:,|\()")
 _SECOND_ENTRY = re.compile(r"^\s*(?:\[2\]|2\.?)\s+[A-Z]")
 
 
@@ -144,10 +146,12 @@ def looks_like_heading(line: str) -> bool:
 
 
 def split_references(pages: list[str]) -> tuple[list[str], list[str]]:
-    """Cut the reference list off the end of a paper; return (pages without it, its entries).
+    """Cut the reference list out of a paper; return (pages without it, its entries).
 
-    A heading counts in the second half of the document, or after the first fifth when numbered
-    entries follow it, so a "References" line in an abstract does not swallow the paper.
+    A heading counts in the second half of the document, or after the first fifth when entries
+    follow it, so a "References" line in an abstract does not swallow the paper. The list ends at
+    the next section heading (Cell's STAR Methods follow the references) or at the end. Pages keep
+    their positions: a page that held only references comes back empty.
     """
     total = sum(len(p) for p in pages)
     seen = 0
@@ -157,19 +161,45 @@ def split_references(pages: list[str]) -> tuple[list[str], list[str]]:
             position = (seen + offset) / max(total, 1)
             heading = _REFERENCE_HEADING.match(line) and (position > 0.5 or _entries_follow(text, offset, line))
             if position > 0.2 and (heading or _starts_list(text, offset, line)):
-                head = text[:offset]
-                tail = text[offset:] + "\n" + "\n".join(pages[pi + 1:])
-                if _REFERENCE_HEADING.match(line):
-                    tail = tail[len(line):]
-                return pages[:pi] + [head], _reference_entries(tail)
+                body = offset + (len(line) if heading else 0)
+                return _cut(pages, pi, offset, body)
             offset += len(line)
         seen += len(text)
     return pages, []
 
 
+def _cut(pages: list[str], pi: int, head_end: int, body: int) -> tuple[list[str], list[str]]:
+    """Remove the list that starts at pages[pi][body:], up to the next section heading."""
+    out = list(pages)
+    out[pi] = pages[pi][:head_end]
+    collected: list[str] = []
+    first = True
+    for pj in range(pi, len(pages)):
+        text = pages[pj][body:] if pj == pi else pages[pj]
+        base = body if pj == pi else 0
+        offset = 0
+        for line in text.splitlines(keepends=True):
+            if not first and collected and _ends_list(line):
+                rest = pages[pj][base + offset:]
+                out[pj] = (out[pi] + "\n" + rest) if pj == pi else rest
+                return out, _reference_entries("".join(collected))
+            collected.append(line)
+            first = False
+            offset += len(line)
+        if pj != pi:
+            out[pj] = ""
+    return out, _reference_entries("".join(collected))
+
+
+def _ends_list(line: str) -> bool:
+    """A section heading after a reference list, e.g. "STAR+METHODS" or "Supplementary material"."""
+    plain = re.sub(r"[+★*•]", " ", line).strip()
+    return 0 < len(plain) <= 45 and heading_name(plain) is not None and not _REFERENCE_ENTRY.match(line)
+
+
 def _entries_follow(text: str, offset: int, line: str) -> bool:
     following = [ln for ln in text[offset + len(line):].splitlines() if ln.strip()][:3]
-    return any(_REFERENCE_ENTRY.match(ln) for ln in following)
+    return any(_REFERENCE_ENTRY.match(ln) or _AUTHOR_YEAR_ENTRY.match(ln) for ln in following)
 
 
 def _starts_list(text: str, offset: int, line: str) -> bool:
@@ -185,7 +215,8 @@ def _reference_entries(text: str, limit: int = 1000) -> list[str]:
         line = line.strip()
         if not line:
             continue
-        if _REFERENCE_ENTRY.match(line) or not entries:
+        starts_author_year = _AUTHOR_YEAR_ENTRY.match(line) and entries and entries[-1].endswith(".")
+        if _REFERENCE_ENTRY.match(line) or starts_author_year or not entries:
             entries.append(line)
         else:
             entries[-1] += " " + line
