@@ -22,29 +22,20 @@ QUESTION = "What complications follow DVT prophylaxis in trauma patients?"
 
 
 def bare_generate(generator, messages, max_new_tokens):
+    """model.generate on the prompt alone, timed with the same streamer medrag uses."""
     import torch
-    from transformers import TextStreamer
+
+    from rag.generate import timed_streamer
 
     inputs = generator.prompt_ids(messages)
-    first = []
-    start = time.perf_counter()
-
-    class Clock(TextStreamer):
-        def put(self, value):
-            if self.next_tokens_are_prompt is False and not first:
-                first.append(time.perf_counter() - start)
-            super().put(value)
-
-        def on_finalized_text(self, text, stream_end=False):
-            pass
-
+    streamer = timed_streamer(generator.tokenizer)
     with torch.inference_mode():
         out = generator.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                       repetition_penalty=1.1, streamer=Clock(generator.tokenizer, skip_prompt=True),
-                                       pad_token_id=generator.tokenizer.eos_token_id)
-    seconds = time.perf_counter() - start
+                                       repetition_penalty=1.1, streamer=streamer,
+                                       pad_token_id=generator.pad_token_id)
+    seconds = time.perf_counter() - streamer.started
     new = int(out.shape[1] - inputs["input_ids"].shape[1])
-    return new / seconds, first[0], seconds, int(inputs["input_ids"].shape[1])
+    return new / seconds, streamer.first_token_seconds, seconds, int(inputs["input_ids"].shape[1])
 
 
 def main():

@@ -5,7 +5,7 @@ import importlib.util
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -62,16 +62,13 @@ class Embedder(ABC):
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_batch([text], query=True)[0]
 
-    def embed(self, texts: Iterable[str], batch_size: int = 512,
-              progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def embed(self, texts: Iterable[str], batch_size: int = 512) -> np.ndarray:
         """Embed many texts. Large groups let the backend sort them by length and pad less."""
         texts = list(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for i in range(0, len(texts), batch_size):
             batch = texts[i:i + batch_size]
             out[i:i + len(batch)] = self.embed_batch(batch)
-            if progress:
-                progress(len(batch))
         return out
 
 

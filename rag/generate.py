@@ -2,6 +2,7 @@
 GGUF files, with aliases for the offline model and the default."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import time
@@ -127,44 +128,62 @@ class TransformersGenerator(Generator):
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                   return_dict=True).to(self.device)
 
+    @property
+    def pad_token_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return self.tokenizer.eos_token_id if pad is None else pad
+
     def generate(self, messages, *, max_new_tokens=384, temperature=0.0, seed=None, on_text=None) -> Generation:
         import torch
-        from transformers import TextStreamer
 
         inputs = self.prompt_ids(messages)
         prompt_len = int(inputs["input_ids"].shape[1])
-        first: list[float] = []
-        started = time.perf_counter()
-
-        class _Stream(TextStreamer):
-            def put(self, value):
-                if self.next_tokens_are_prompt is False and not first:
-                    first.append(time.perf_counter() - started)
-                super().put(value)
-
-            def on_finalized_text(self, text: str, stream_end: bool = False):
-                if on_text and text:
-                    on_text(text)
-
-        streamer = _Stream(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        streamer = timed_streamer(self.tokenizer, on_text)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else \
             {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         if seed is not None:
             torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, streamer=streamer,
-                                      pad_token_id=self.tokenizer.eos_token_id if self.tokenizer.pad_token_id is None else self.tokenizer.pad_token_id,
-                                      repetition_penalty=1.1, **sampling)
-        seconds = time.perf_counter() - started
+                                      pad_token_id=self.pad_token_id, repetition_penalty=1.1, **sampling)
+        seconds = time.perf_counter() - streamer.started
         new = out[0][prompt_len:]
         return Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), int(len(new)), prompt_len,
-                          seconds, first[0] if first else None)
+                          seconds, streamer.first_token_seconds)
+
+
+@functools.cache
+def _timed_streamer_class():
+    from transformers import TextStreamer
+
+    class TimedStreamer(TextStreamer):
+        """Passes finished text to a callback and notes when the first new token arrived."""
+
+        def __init__(self, tokenizer, on_text=None):
+            super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+            self.on_text = on_text
+            self.started = time.perf_counter()
+            self.first_token_seconds: float | None = None
+
+        def put(self, value):
+            if self.next_tokens_are_prompt is False and self.first_token_seconds is None:
+                self.first_token_seconds = time.perf_counter() - self.started
+            super().put(value)
+
+        def on_finalized_text(self, text: str, stream_end: bool = False):
+            if self.on_text and text:
+                self.on_text(text)
+
+    return TimedStreamer
+
+
+def timed_streamer(tokenizer, on_text: Callable[[str], None] | None = None):
+    """A transformers streamer that times the first token; its clock starts when it is made."""
+    return _timed_streamer_class()(tokenizer, on_text)
 
 
 def _silence_gguf_progress() -> None:
     """transformers' GGUF loader draws a tqdm bar of its own that its logging switches do not reach."""
-    import functools
-
     from tqdm.auto import tqdm
     from transformers import modeling_gguf_pytorch_utils as gguf_utils
 

@@ -72,10 +72,10 @@ def run_index(index: Index, embedder: Embedder, chunker: Chunker, paths: list[Pa
             plans.append(plan)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medrag-parse")
     try:
-        pending = {0: pool.submit(_load, plans[0].path, limits)} if plans else {}
+        pending = {0: pool.submit(_load, plans[0], limits)} if plans else {}
         for i, plan in enumerate(plans):
             if i + 1 < len(plans):
-                pending[i + 1] = pool.submit(_load, plans[i + 1].path, limits)
+                pending[i + 1] = pool.submit(_load, plans[i + 1], limits)
             loaded = pending.pop(i).result()
             finished(_store(index, embedder, chunker, plan, loaded, report))
     finally:
@@ -115,11 +115,11 @@ def _plan(index: Index, path: Path) -> _Plan:
     return plan
 
 
-def _load(path: Path, limits: Limits):
+def _load(plan: _Plan, limits: Limits):
     """Parse a file; returns (documents, record problems) or the FileOutcome that skips it."""
-    key = str(path.resolve())
+    key = plan.key
     try:
-        return load(path, limits)
+        return load(plan.path, limits)
     except ParseError as exc:
         return FileOutcome(key, "skipped", exc.reason)
     except MedragError as exc:

@@ -105,9 +105,9 @@ class Library:
                kind: str | None = None, mmr: float | None = None) -> Hits:
         """The k passages that best answer `query` (dense + lexical, fused), strongest first."""
         check_query(query, k, mode, mmr)
-        Filters(year_from, year_to, source, kind).sql()
+        filters = Filters(year_from, year_to, source, kind)
         hits: list[Hit] = _search(self.store, self.embedder, query, k, mode=mode, max_per_doc=max_per_doc,
-                                  filters=Filters(year_from, year_to, source, kind), mmr=mmr)
+                                  filters=filters, mmr=mmr)
         return Hits(query, hits, mode)
 
     # ---- summaries ----------------------------------------------------------------------------
@@ -128,7 +128,6 @@ class Library:
         Llama 3.2 1B Instruct when it is on this machine, else smollm2)."""
         check_query(query, k, mode)
         filters = Filters(year_from, year_to, source, kind)
-        filters.sql()
         options = SummarizeOptions(k=k, mode=mode, max_per_doc=max_per_doc, filters=filters,
                                    context_tokens=context_tokens, max_new_tokens=max_new_tokens,
                                    temperature=temperature, seed=seed,

@@ -25,6 +25,10 @@ class Filters:
     source: str | None = None  # glob over the file path, e.g. "*oncology*" or "*.pdf"
     kind: str | None = None  # pdf, abstract or text
 
+    def __post_init__(self):
+        if self.kind is not None and self.kind not in KINDS:
+            raise InvalidQuery(f"document type {self.kind!r} is not one of {', '.join(KINDS)}")
+
     def active(self) -> bool:
         return any(v is not None for v in (self.year_from, self.year_to, self.source, self.kind))
 
@@ -41,8 +45,6 @@ class Filters:
             conds.append("d.source GLOB ?")
             params.append(pattern)
         if self.kind:
-            if self.kind not in KINDS:
-                raise InvalidQuery(f"document type {self.kind!r} is not one of {', '.join(KINDS)}")
             conds.append("d.kind = ?")
             params.append(self.kind)
         return (" AND ".join(conds) or "1"), params
