@@ -1,7 +1,7 @@
 """medrag: retrieval-augmented summaries of medical literature, every finding cited."""
 __version__ = "0.1.0"
 
-from .errors import (IndexLocked, IndexMismatch, IndexNotFound, InvalidQuery, MedragError,  # noqa: E402
+from .errors import (IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated, InvalidQuery, MedragError,  # noqa: E402
                      MissingDependency, ModelUnavailable, ParseError)
 from .library import Library  # noqa: E402
 from .pack import Evidence  # noqa: E402
@@ -13,6 +13,6 @@ from .verify import Support  # noqa: E402
 __all__ = [
     "Library", "Hits", "Hit", "Summary", "Finding", "Citation", "Reference", "Evidence", "Support",
     "Document", "Chunk", "IndexReport",
-    "MedragError", "ParseError", "IndexNotFound", "IndexMismatch", "IndexLocked", "InvalidQuery",
+    "MedragError", "ParseError", "IndexNotFound", "IndexMismatch", "IndexOutdated", "IndexLocked", "InvalidQuery",
     "ModelUnavailable", "MissingDependency", "__version__",
 ]

@@ -67,6 +67,23 @@ def index(
 
 
 @app.command()
+def upgrade(index: Optional[Path] = IndexOpt,
+            device: Optional[str] = typer.Option(None, help="cpu, cuda, ... [default: cuda when present].")):
+    """Bring an index written by an older medrag to the current format, in place, from the texts it holds."""
+    try:
+        lib = _library(index, device=device)
+        passages = lib.upgrade(progress=sys.stderr.isatty())
+    except MedragError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail("interrupted; the index is unchanged (the upgrade is one transaction)", 130)
+    if passages:
+        typer.echo(f"index {lib.path} upgraded: {passages} passages re-embedded with their title and section")
+    else:
+        typer.echo(f"index {lib.path} is already current")
+
+
+@app.command()
 def info(index: Optional[Path] = IndexOpt,
          as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
          documents: bool = typer.Option(False, "--documents", help="List every document too.")):
@@ -99,7 +116,8 @@ def search(
     k: int = typer.Option(10, "-k", help="How many passages."),
     index: Optional[Path] = IndexOpt,
     mode: str = typer.Option("hybrid", help="dense, lexical or hybrid (both, fused by reciprocal rank)."),
-    max_per_doc: int = typer.Option(3, help="At most this many passages from one document (0: no cap)."),
+    max_per_doc: Optional[int] = typer.Option(None, help="At most this many passages from one paper; 0: rank by "
+                                              "score alone [default: adaptive, a paper's later passages count less]."),
     year_from: Optional[int] = typer.Option(None, help="Only documents from this year on."),
     year_to: Optional[int] = typer.Option(None, help="Only documents up to this year."),
     source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob, e.g. '*oncology*'."),
@@ -109,7 +127,7 @@ def search(
 ):
     """Find the passages that best answer a query."""
     try:
-        hits = _library(index).search(query, k, mode=mode, max_per_doc=max_per_doc or None, year_from=year_from,
+        hits = _library(index).search(query, k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
                                       year_to=year_to, source=source, kind=kind, mmr=mmr)
     except MedragError as exc:
         _fail(exc)
@@ -135,7 +153,8 @@ def summarize(
                                         "when on this machine, else smollm2]."),
     k: int = typer.Option(8, "-k", help="Passages to retrieve before packing."),
     mode: str = typer.Option("hybrid", help="Retrieval mode: dense, lexical or hybrid."),
-    max_per_doc: int = typer.Option(3, help="At most this many passages from one document (0: no cap)."),
+    max_per_doc: Optional[int] = typer.Option(None, help="At most this many passages from one paper; 0: rank by "
+                                              "score alone [default: adaptive, a paper's later passages count less]."),
     year_from: Optional[int] = typer.Option(None, help="Only documents from this year on."),
     year_to: Optional[int] = typer.Option(None, help="Only documents up to this year."),
     source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob."),
@@ -156,7 +175,7 @@ def summarize(
     on_text = (lambda t: typer.echo(t, err=True, nl=False)) if stream else None
     try:
         lib = _library(index, device=device)
-        result = lib.summarize(query, model=model, k=k, mode=mode, max_per_doc=max_per_doc or None,
+        result = lib.summarize(query, model=model, k=k, mode=mode, max_per_doc=max_per_doc,
                                year_from=year_from, year_to=year_to, source=source, kind=kind, min_score=min_score,
                                context_tokens=context_tokens, max_new_tokens=max_new_tokens,
                                temperature=temperature, seed=seed, dtype=dtype, on_text=on_text)

@@ -22,6 +22,10 @@ class IndexMismatch(MedragError):
     """The index was built with another embedder or a format this version cannot read."""
 
 
+class IndexOutdated(IndexMismatch):
+    """The index was written in an older format; `medrag upgrade` brings it up to date in place."""
+
+
 class IndexLocked(MedragError):
     """Another process is writing to the index."""
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,3 +113,75 @@ def pubmedqa_sets(pqal_json: str | Path, out_dir: str | Path, limit: int | None 
             if r.get("MESHES"):
                 m.write(json.dumps({"query": ", ".join(r["MESHES"][:4]), "relevant": [pmid]}) + "\n")
     return paths
+
+
+# ---- passage-level evaluation (full text) -------------------------------------------------------
+# A question is answered by one key passage per paper (a broad question has several). A key passage
+# counts as found when at least FOUND_SHARE of its words lie in one returned passage of that paper.
+FOUND_SHARE = 0.7
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class KeyPassage:
+    paper: str  # the file name of the paper (matched against the end of a hit's source path)
+    text: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class PassageQuery:
+    id: str
+    question: str
+    kind: str  # "focused" (one paper) or "broad" (several)
+    passages: tuple[KeyPassage, ...]
+
+
+def read_passage_queries(path: str | Path) -> list[PassageQuery]:
+    """Read a JSONL file of {"id", "question", "type", "passages": [{"paper", "text", "page"}]}."""
+    out = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParseError(path, f"cannot read questions ({getattr(exc, 'strerror', None) or exc})") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            keys = tuple(KeyPassage(str(p["paper"]), str(p["text"]), p.get("page")) for p in row["passages"])
+            if not keys:
+                raise ValueError("no passages")
+            out.append(PassageQuery(str(row.get("id", n)), str(row["question"]), str(row.get("type", "focused")), keys))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ParseError(f"{path}#{n}", 'needs {"question": ..., "passages": [{"paper": ..., "text": ...}]} '
+                                            f"({exc})") from None
+    return out
+
+
+def words(text: str) -> list[str]:
+    # NFKC folds the ligatures (ﬁ, ﬂ) that raw PDF text keeps and the index's cleanup removes.
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+
+
+def contains(key: KeyPassage, source: str, passage: str, share: float = FOUND_SHARE) -> bool:
+    """Does `passage` (from the file `source`) hold at least `share` of the key passage's words?"""
+    if not source.endswith(key.paper):
+        return False
+    key_words = words(key.text)
+    present = set(words(passage))
+    return bool(key_words) and sum(w in present for w in key_words) / len(key_words) >= share
+
+
+def passages_found(query: PassageQuery, returned: list[tuple[str, str]], k: int) -> float:
+    """The share of the query's key passages found among the first k (source, text) passages."""
+    top = returned[:k]
+    return sum(any(contains(key, src, txt) for src, txt in top) for key in query.passages) / len(query.passages)
+
+
+def first_found(query: PassageQuery, returned: list[tuple[str, str]]) -> int | None:
+    """1-based rank of the first returned passage that holds any key passage (None if none does)."""
+    for rank, (src, txt) in enumerate(returned, 1):
+        if any(contains(key, src, txt) for key in query.passages):
+            return rank
+    return None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from .chunk import Chunker
+from .context import embedding_text, passage_context
 from .embed import Embedder
 from .errors import MedragError, ParseError
 from .ingest import Limits, discover, load
@@ -143,7 +144,8 @@ def _store(index: Index, embedder: Embedder, chunker: Chunker, plan: _Plan, load
         return FileOutcome(plan.key, "skipped", "no usable records")
     named = [(doc_id_for(plan.digest, i, len(docs)), d) for i, d in enumerate(docs, 1)]
     chunks = [c for doc_id, d in named for c in chunker.split(d, doc_id)]
-    vectors = embedder.embed([c.text for c in chunks])
+    titles = {doc_id: d.title for doc_id, d in named}
+    vectors = embedder.embed([embedding_text(passage_context(titles[c.doc_id], c.section), c.text) for c in chunks])
     report.chunks_removed += index.add_file(plan.key, plan.digest, plan.size, plan.mtime_ns, named, chunks, vectors)
     report.chunks_added += len(chunks)
     return FileOutcome(plan.key, "indexed", documents=len(docs), chunks=len(chunks))

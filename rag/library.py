@@ -7,7 +7,7 @@ from pathlib import Path
 from . import config
 from .chunk import Chunker
 from .embed import Embedder, canonical_embedder, load_embedder
-from .errors import IndexNotFound
+from .errors import IndexNotFound, IndexOutdated
 from .ingest import Limits
 from .indexer import Progress, run_index
 from .records import Hit, IndexReport
@@ -32,6 +32,7 @@ class Library:
         self.path = Path(path) if path is not None else config.default_index()
         self.device = device or config.default_device()
         self._index: Index | None = None
+        self._outdated: IndexOutdated | None = None
         self._embedder: Embedder | None = None
         self._requested_embedder = canonical_embedder(embedder) if embedder else None
         if index_type not in INDEX_TYPES:
@@ -40,7 +41,11 @@ class Library:
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         if (self.path / "manifest.json").exists():
-            self._index = Index(self.path, embedder=self._requested_embedder)
+            try:
+                self._index = Index(self.path, embedder=self._requested_embedder)
+            except IndexOutdated as exc:
+                self._outdated = exc  # raised on first use, so that upgrade() can still open it
+
 
     def __repr__(self) -> str:
         if self._index is None:
@@ -58,6 +63,8 @@ class Library:
 
     @property
     def store(self) -> Index:
+        if self._outdated is not None and self._index is None:
+            raise self._outdated
         if self._index is None:
             raise IndexNotFound(f"no medrag index at {self.path} yet (build one with Library.index or medrag index)")
         return self._index
@@ -100,7 +107,7 @@ class Library:
                 bar.close()
 
     # ---- retrieval ----------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10, *, mode: str = "hybrid", max_per_doc: int | None = 3,
+    def search(self, query: str, k: int = 10, *, mode: str = "hybrid", max_per_doc: int | None = None,
                year_from: int | None = None, year_to: int | None = None, source: str | None = None,
                kind: str | None = None, mmr: float | None = None) -> Hits:
         """The k passages that best answer `query` (dense + lexical, fused), strongest first."""
@@ -118,7 +125,7 @@ class Library:
         return load_generator(model or config.default_model(), self.device, dtype)
 
     def summarize(self, query: str, *, model: str | None = None, k: int = 8, mode: str = "hybrid",
-                  max_per_doc: int | None = 3, year_from: int | None = None, year_to: int | None = None,
+                  max_per_doc: int | None = None, year_from: int | None = None, year_to: int | None = None,
                   source: str | None = None, kind: str | None = None, min_score: float | None = None,
                   context_tokens: int = 1536, max_new_tokens: int = 384, temperature: float = 0.0,
                   seed: int | None = None, dtype: str | None = None, on_text=None) -> Summary:
@@ -133,6 +140,28 @@ class Library:
                                    temperature=temperature, seed=seed,
                                    **({} if min_score is None else {"min_score": min_score}))
         return _summarize(self.store, self.embedder, lambda: self.generator(model, dtype), query, options, on_text)
+
+    def upgrade(self, progress: bool = True) -> int:
+        """Bring an index written by an older medrag to the current format in place, from the texts it
+        already holds (no file is read again). Returns the passages re-embedded (0 if already current)."""
+        if self._index is None:
+            if not (self.path / "manifest.json").exists():
+                raise IndexNotFound(f"no medrag index at {self.path}")
+            self._index = Index(self.path, embedder=self._requested_embedder, upgrading=True)
+        store = self._index
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=store.count_chunks(), unit="passage", desc="upgrading", leave=False)
+        store.lock()
+        try:
+            return store.upgrade(self.embedder.embed,
+                                 on_progress=(lambda done, total: bar.update(done - bar.n)) if bar else None)
+        finally:
+            store.unlock()
+            if bar is not None:
+                bar.close()
 
     def info(self) -> dict:
         """What the index holds: counts, embedder, format, and where it lives."""

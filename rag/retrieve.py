@@ -8,13 +8,19 @@ import numpy as np
 
 from .embed import Embedder
 from .errors import InvalidQuery
-from .lexical import cjk_query, latin_query
+from .query import cjk_query, dense_query, latin_query
 from .records import Hit
 from .store import Index
 
 MODES = ("dense", "lexical", "hybrid")
 KINDS = ("pdf", "abstract", "text")
 RRF_K = 60  # the constant of Cormack et al. (2009); ranks matter more than raw scores
+# BM25 weights of a passage's context line (title and section) and of its own text.
+CONTEXT_WEIGHT = 0.5
+TEXT_WEIGHT = 1.0
+# Adaptive diversity: each further passage from a paper already in the results has its fused score
+# multiplied by this, so a paper that clearly dominates keeps contributing and others still get seen.
+SAME_PAPER_DECAY = 0.9
 EXACT_SUBSET = 50_000  # filtered searches over at most this many chunks are scored exactly
 
 
@@ -51,9 +57,12 @@ class Filters:
 
 
 def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: str = "hybrid",
-           max_per_doc: int | None = 3, filters: Filters = Filters(), mmr: float | None = None,
+           max_per_doc: int | None = None, filters: Filters = Filters(), mmr: float | None = None,
            candidates: int = 100) -> list[Hit]:
-    """The k best passages for `query`, strongest first."""
+    """The k best passages for `query`, strongest first.
+
+    `max_per_doc`: None spreads results over papers adaptively (see SAME_PAPER_DECAY), 0 ranks by
+    score alone, N caps every paper at N passages."""
     query = check_query(query, k, mode, mmr)
     if len(index.vectors) == 0:  # not count(*): that scans the whole table
         return []
@@ -62,7 +71,7 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
     ranked: list[list[int]] = []
     qvec = None
     if mode in ("dense", "hybrid"):
-        qvec = embedder.embed_query(query)
+        qvec = embedder.embed_query(dense_query(query))
         ranked.append(_dense(index, qvec, pool, filters, where, params))
     bm25: dict[int, float] = {}
     if mode in ("lexical", "hybrid"):
@@ -79,7 +88,7 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
         order = ranked[0] if ranked else []
     rows = _rows(index, order)
     if qvec is None and order:
-        qvec = embedder.embed_query(query)  # for the dense_score every hit carries
+        qvec = embedder.embed_query(dense_query(query))  # for the dense_score every hit carries
     ids = np.asarray([i for i in order if i in rows], dtype=np.int64)
     found_ids, matrix = index.all_vectors([int(i) for i in ids])
     vec_of = dict(zip(found_ids.tolist(), matrix))
@@ -90,7 +99,7 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
         score_of = scores
     else:
         score_of = bm25
-    chosen = _diversify([i for i in ids.tolist()], rows, vec_of, cosine, k, max_per_doc, mmr)
+    chosen = _diversify([i for i in ids.tolist()], rows, vec_of, cosine, score_of, k, max_per_doc, mmr)
     return [_hit(rank, rows[i], score_of.get(i, 0.0), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
 
 
@@ -131,11 +140,12 @@ def _lexical(index: Index, query: str, pool: int, where: str, params: list) -> l
     for table, expr in (("chunks_fts", latin_query(query)), ("chunks_cjk", cjk_query(query))):
         if not expr:
             continue
+        rank = f"bm25({table}, {CONTEXT_WEIGHT}, {TEXT_WEIGHT})" if table == "chunks_fts" else f"bm25({table})"
         # CROSS JOIN keeps the full-text match as the outer loop; a plain JOIN lets SQLite scan
         # every chunk and test the match row by row.
-        sql = (f"SELECT f.rowid, bm25({table}) FROM {table} f CROSS JOIN chunks c ON c.id=f.rowid "
+        sql = (f"SELECT f.rowid, {rank} FROM {table} f CROSS JOIN chunks c ON c.id=f.rowid "
                f"CROSS JOIN documents d ON d.doc_id=c.doc_id "
-               f"WHERE {table} MATCH ? AND {where} ORDER BY bm25({table}) LIMIT ?")
+               f"WHERE {table} MATCH ? AND {where} ORDER BY {rank} LIMIT ?")
         lists.append([(r[0], float(r[1])) for r in index.db.execute(sql, [expr, *params, pool])])
     return lists
 
@@ -148,9 +158,11 @@ def _fuse(ranked: list[list[int]]) -> dict[int, float]:
     return scores
 
 
-def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, k: int,
+def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_of: dict, k: int,
                max_per_doc: int | None, mmr: float | None) -> list[int]:
-    """Cap passages per document; with `mmr`, trade relevance against novelty (lambda = relevance weight)."""
+    """Spread passages over papers; with `mmr`, trade relevance against novelty (lambda = relevance weight)."""
+    if max_per_doc is None and mmr is None:
+        return _decay_by_paper(order, rows, score_of, k)
     per_doc: dict[str, int] = {}
     chosen: list[int] = []
     remaining = list(order)
@@ -166,6 +178,22 @@ def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, k: int
         doc = rows[pick]["doc_id"]
         if max_per_doc and per_doc.get(doc, 0) >= max_per_doc:
             continue
+        per_doc[doc] = per_doc.get(doc, 0) + 1
+        chosen.append(pick)
+    return chosen
+
+
+def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int) -> list[int]:
+    """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY."""
+    remaining = {i: score_of.get(i, 0.0) for i in order}
+    position = {i: n for n, i in enumerate(order)}
+    per_doc: dict[str, int] = {}
+    chosen: list[int] = []
+    while remaining and len(chosen) < k:
+        pick = max(remaining, key=lambda i: (remaining[i] * SAME_PAPER_DECAY ** per_doc.get(rows[i]["doc_id"], 0),
+                                             -position[i]))
+        del remaining[pick]
+        doc = rows[pick]["doc_id"]
         per_doc[doc] = per_doc.get(doc, 0) + 1
         chosen.append(pick)
     return chosen

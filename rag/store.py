@@ -14,16 +14,20 @@ import re
 import sqlite3
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from . import __version__
-from .errors import IndexLocked, IndexMismatch, IndexNotFound
+from .errors import IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated
+from .context import embedding_text, passage_context
 from .records import Chunk, Document
 from .vectors import VectorIndex, resolve_type
 
 FORMAT = "medrag-index"
-FORMAT_VERSION = 1
+# v2: each passage is embedded and lexically indexed with its paper's title and section heading
+# (chunks.context). A v1 index is upgraded in place by Index.upgrade, from the texts it holds.
+FORMAT_VERSION = 2
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 SCHEMA = """
@@ -40,11 +44,15 @@ CREATE INDEX IF NOT EXISTS documents_file ON documents(file_hash);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, ordinal INTEGER, text TEXT,
     page_start INTEGER, page_end INTEGER, section TEXT, char_start INTEGER, char_end INTEGER,
-    vector BLOB NOT NULL);
+    vector BLOB NOT NULL, context TEXT);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
+""" + """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(text, tokenize='trigram');
+"""
+# The passage's context line and its text are separate columns, so BM25 can weigh them apart.
+FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    context, text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
 """
 
 DOC_COLUMNS = "doc_id, file_hash, source, kind, title, authors, year, doi, pmid, journal, record, pages, refs"
@@ -55,7 +63,7 @@ class Index:
 
     def __init__(self, path: str | os.PathLike, *, create: bool = False, embedder: str | None = None,
                  dimension: int | None = None, index_type: str = "auto", chunk_tokens: int | None = None,
-                 overlap: int | None = None):
+                 overlap: int | None = None, upgrading: bool = False):
         self.path = Path(path)
         manifest_path = self.path / "manifest.json"
         if not manifest_path.exists():
@@ -81,6 +89,10 @@ class Index:
                 raise IndexMismatch(
                     f"{self.path} has index format v{self.manifest['version']}, newer than this medrag "
                     f"({__version__}) reads (v{FORMAT_VERSION}); upgrade medrag")
+            if self.format_version < FORMAT_VERSION and not upgrading:
+                raise IndexOutdated(
+                    f"{self.path} has index format v{self.format_version}, which embeds passages without their title "
+                    f"and section; upgrade it in place with: medrag upgrade --index {self.path}")
             if embedder and embedder != self.manifest["embedder"]:
                 raise IndexMismatch(
                     f"{self.path} was built with embedder {self.manifest['embedder']!r}, not {embedder!r}; "
@@ -89,6 +101,8 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if self.format_version == FORMAT_VERSION:
+            self.db.executescript(FTS_SCHEMA)
         if create and not manifest_path.exists():
             self._write_manifest()
         self._vectors: VectorIndex | None = None
@@ -102,6 +116,10 @@ class Index:
     @property
     def dimension(self) -> int:
         return int(self.manifest["dimension"])
+
+    @property
+    def format_version(self) -> int:
+        return int(self.manifest.get("version", 0))
 
     @property
     def index_type(self) -> str:
@@ -172,15 +190,17 @@ class Index:
                     (doc_id, file_hash, d.source, d.kind, d.title, json.dumps(list(d.authors)), d.year,
                      d.doi, d.pmid, d.journal, d.record, d.page_count or len(d.pages), json.dumps(list(d.references))))
             ids = []
+            titles = {doc_id: d.title for doc_id, d in docs}
             for c, v in zip(chunks, vectors):
+                context = passage_context(titles.get(c.doc_id), c.section)
                 cur = self.db.execute(
                     "INSERT INTO chunks (doc_id, ordinal, text, page_start, page_end, section, char_start,"
-                    " char_end, vector) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " char_end, vector, context) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (c.doc_id, c.ordinal, c.text, c.page_start, c.page_end, c.section, c.char_start,
-                     c.char_end, np.asarray(v, dtype=np.float32).tobytes()))
+                     c.char_end, np.asarray(v, dtype=np.float32).tobytes(), context))
                 rowid = cur.lastrowid
                 ids.append(rowid)
-                self.db.execute("INSERT INTO chunks_fts (rowid, text) VALUES (?,?)", (rowid, c.text))
+                self.db.execute("INSERT INTO chunks_fts (rowid, context, text) VALUES (?,?,?)", (rowid, context, c.text))
                 if CJK_RE.search(c.text):
                     self.db.execute("INSERT INTO chunks_cjk (rowid, text) VALUES (?,?)", (rowid, c.text))
             removed = self._drop_orphan(old[0]) if old and old[0] != file_hash else []
@@ -210,10 +230,11 @@ class Index:
         if self.db.execute("SELECT 1 FROM paths WHERE file_hash=?", (file_hash,)).fetchone():
             return []
         rows = self.db.execute(
-            "SELECT c.id, c.text FROM chunks c JOIN documents d ON c.doc_id=d.doc_id WHERE d.file_hash=?",
+            "SELECT c.id, c.context, c.text FROM chunks c JOIN documents d ON c.doc_id=d.doc_id WHERE d.file_hash=?",
             (file_hash,)).fetchall()
-        for rowid, text in rows:
-            self.db.execute("INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', ?, ?)", (rowid, text))
+        for rowid, context, text in rows:
+            self.db.execute("INSERT INTO chunks_fts (chunks_fts, rowid, context, text) VALUES ('delete', ?, ?, ?)",
+                            (rowid, context, text))
             self.db.execute("DELETE FROM chunks_cjk WHERE rowid=?", (rowid,))
             self.db.execute("DELETE FROM chunks WHERE id=?", (rowid,))
         self.db.execute("DELETE FROM documents WHERE file_hash=?", (file_hash,))
@@ -227,6 +248,46 @@ class Index:
             self._vectors.remove(ids)
         else:
             self._vectors = None  # an HNSW graph is rebuilt from SQLite when next needed
+
+    # ---- format upgrades -------------------------------------------------------------------
+    def upgrade(self, embed: Callable[[list[str]], np.ndarray], batch: int = 512,
+                on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Bring a v1 index to the current format in place: give every passage its context line,
+        rebuild the lexical index over it and re-embed from the stored texts (the files are not read
+        again). One transaction: if it is interrupted, the index stays as it was. Returns passages
+        re-embedded (0 when already current)."""
+        if self.format_version >= FORMAT_VERSION:
+            return 0
+        total = self.count_chunks()
+        with self._transaction():
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
+            if "context" not in columns:
+                self.db.execute("ALTER TABLE chunks ADD COLUMN context TEXT")
+            rows = self.db.execute("SELECT c.id, d.title, c.section FROM chunks c JOIN documents d "
+                                   "ON d.doc_id=c.doc_id").fetchall()
+            self.db.executemany("UPDATE chunks SET context=? WHERE id=?",
+                                [(passage_context(title, section), i) for i, title, section in rows])
+            self.db.execute("DROP TABLE IF EXISTS chunks_fts")
+            self.db.execute(FTS_SCHEMA)  # one statement: executescript would commit the transaction
+            self.db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
+            done, last = 0, -1
+            while True:
+                part = self.db.execute("SELECT id, context, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                                       (last, batch)).fetchall()
+                if not part:
+                    break
+                vectors = embed([embedding_text(context, text) for _, context, text in part])
+                self.db.executemany("UPDATE chunks SET vector=? WHERE id=?",
+                                    [(np.asarray(v, dtype=np.float32).tobytes(), r[0]) for v, r in zip(vectors, part)])
+                last = part[-1][0]
+                done += len(part)
+                if on_progress:
+                    on_progress(done, total)
+            self._bump()
+        self.manifest["version"] = FORMAT_VERSION
+        self._vectors = None  # rebuilt from the new vectors
+        self.save()
+        return done
 
     # ---- transactions and saving ------------------------------------------------------------
     def _transaction(self):

@@ -27,7 +27,7 @@ MIN_EVIDENCE = 0.42
 class SummarizeOptions:
     k: int = 8
     mode: str = "hybrid"
-    max_per_doc: int | None = 3
+    max_per_doc: int | None = None
     filters: Filters = Filters()
     min_score: float = MIN_EVIDENCE
     context_tokens: int = 1536  # budget for the passages in the prompt, in the generator's tokens
