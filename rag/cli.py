@@ -123,12 +123,15 @@ def search(
     source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob, e.g. '*oncology*'."),
     kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract or text."),
     mmr: Optional[float] = typer.Option(None, help="Diversify with MMR; lambda in [0, 1], 1 = relevance only."),
+    rerank: str = typer.Option("none", help="Second ranking stage: none, sentence-window or dense-window "
+                               "(slow on a CPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the query and its hits."),
 ):
     """Find the passages that best answer a query."""
     try:
         hits = _library(index).search(query, k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
-                                      year_to=year_to, source=source, kind=kind, mmr=mmr)
+                                      year_to=year_to, source=source, kind=kind, mmr=mmr,
+                                      rerank=rerank)
     except MedragError as exc:
         _fail(exc)
     if as_json:
@@ -159,6 +162,7 @@ def summarize(
     year_to: Optional[int] = typer.Option(None, help="Only documents up to this year."),
     source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob."),
     kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract or text."),
+    rerank: str = typer.Option("none", help="Second ranking stage: none, sentence-window or dense-window."),
     min_score: Optional[float] = typer.Option(None, help="Evidence threshold: below this best-passage similarity "
                                               "the answer is insufficient_evidence [default: 0.42, for all-MiniLM-L6-v2]."),
     context_tokens: int = typer.Option(1536, help="Token budget for the passages in the prompt."),
@@ -178,7 +182,7 @@ def summarize(
         result = lib.summarize(query, model=model, k=k, mode=mode, max_per_doc=max_per_doc,
                                year_from=year_from, year_to=year_to, source=source, kind=kind, min_score=min_score,
                                context_tokens=context_tokens, max_new_tokens=max_new_tokens,
-                               temperature=temperature, seed=seed, dtype=dtype, on_text=on_text)
+                               temperature=temperature, seed=seed, dtype=dtype, rerank=rerank, on_text=on_text)
     except MedragError as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -12,11 +12,15 @@ from .ingest import Limits
 from .indexer import Progress, run_index
 from .records import Hit, IndexReport
 from .retrieve import Filters, check_query, search as _search
+from .rerank import Reranker, load_reranker
 from .results import Hits
 from .summarize import SummarizeOptions, summarize as _summarize
 from .summary import Summary
 from .store import Index
 from .vectors import INDEX_TYPES
+
+
+DEFAULT_RERANK = "none"  # measured in bench/eval_fulltext.py: see README, "Retrieval"
 
 
 class Library:
@@ -60,6 +64,12 @@ class Library:
             name = self._index.embedder if self._index else (self._requested_embedder or config.default_embedder())
             self._embedder = load_embedder(name, self.device)
         return self._embedder
+
+    def reranker(self, rerank: str | Reranker | None) -> Reranker | None:
+        """A second stage by name, or the one given."""
+        if isinstance(rerank, str) or rerank is None:
+            return load_reranker(rerank, self.embedder if rerank == "dense-window" else None)
+        return rerank
 
     @property
     def store(self) -> Index:
@@ -109,12 +119,15 @@ class Library:
     # ---- retrieval ----------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, *, mode: str = "hybrid", max_per_doc: int | None = None,
                year_from: int | None = None, year_to: int | None = None, source: str | None = None,
-               kind: str | None = None, mmr: float | None = None) -> Hits:
-        """The k passages that best answer `query` (dense + lexical, fused), strongest first."""
+               kind: str | None = None, mmr: float | None = None,
+               rerank: str | Reranker | None = DEFAULT_RERANK) -> Hits:
+        """The k passages that best answer `query` (dense + lexical, fused, then reranked), strongest first.
+
+        `rerank` is a second stage by name ("none", "sentence-window", "dense-window") or any `Reranker`."""
         check_query(query, k, mode, mmr)
         filters = Filters(year_from, year_to, source, kind)
         hits: list[Hit] = _search(self.store, self.embedder, query, k, mode=mode, max_per_doc=max_per_doc,
-                                  filters=filters, mmr=mmr)
+                                  filters=filters, mmr=mmr, reranker=self.reranker(rerank))
         return Hits(query, hits, mode)
 
     # ---- summaries ----------------------------------------------------------------------------
@@ -128,7 +141,8 @@ class Library:
                   max_per_doc: int | None = None, year_from: int | None = None, year_to: int | None = None,
                   source: str | None = None, kind: str | None = None, min_score: float | None = None,
                   context_tokens: int = 1536, max_new_tokens: int = 384, temperature: float = 0.0,
-                  seed: int | None = None, dtype: str | None = None, on_text=None) -> Summary:
+                  seed: int | None = None, dtype: str | None = None, rerank: str | Reranker | None = DEFAULT_RERANK,
+                  on_text=None) -> Summary:
         """Key findings on `query` from the indexed papers, each cited to the passage that supports it.
 
         `model` is a hub id, a local folder or .gguf file, "smollm2" (offline) or "auto" (the default:
@@ -136,6 +150,7 @@ class Library:
         check_query(query, k, mode)
         filters = Filters(year_from, year_to, source, kind)
         options = SummarizeOptions(k=k, mode=mode, max_per_doc=max_per_doc, filters=filters,
+                                   reranker=self.reranker(rerank),
                                    context_tokens=context_tokens, max_new_tokens=max_new_tokens,
                                    temperature=temperature, seed=seed,
                                    **({} if min_score is None else {"min_score": min_score}))

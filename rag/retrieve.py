@@ -10,6 +10,7 @@ from .embed import Embedder
 from .errors import InvalidQuery
 from .query import cjk_query, dense_query, latin_query
 from .records import Hit
+from .rerank import Reranker
 from .store import Index
 
 MODES = ("dense", "lexical", "hybrid")
@@ -21,6 +22,13 @@ TEXT_WEIGHT = 1.0
 # Adaptive diversity: each further passage from a paper already in the results has its fused score
 # multiplied by this, so a paper that clearly dominates keeps contributing and others still get seen.
 SAME_PAPER_DECAY = 0.9
+# The second stage rescores the first stage's best RERANK_DEPTH passages; its rank is fused with the
+# first stage's by RRF, weighted by RERANK_WEIGHT.
+RERANK_DEPTH = 30
+RERANK_WEIGHT = 1.0
+# No second stage by default: on the full-text set neither reranker that runs in milliseconds on a
+# CPU improved the top 10 (see README, "Retrieval"); dense-window did at the top 1 and 5, for seconds.
+DEFAULT_RERANKER = None
 EXACT_SUBSET = 50_000  # filtered searches over at most this many chunks are scored exactly
 
 
@@ -58,11 +66,12 @@ class Filters:
 
 def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: str = "hybrid",
            max_per_doc: int | None = None, filters: Filters = Filters(), mmr: float | None = None,
-           candidates: int = 100) -> list[Hit]:
+           candidates: int = 100, reranker: Reranker | None = DEFAULT_RERANKER) -> list[Hit]:
     """The k best passages for `query`, strongest first.
 
     `max_per_doc`: None spreads results over papers adaptively (see SAME_PAPER_DECAY), 0 ranks by
-    score alone, N caps every paper at N passages."""
+    score alone, N caps every paper at N passages. `reranker` takes a second look at the first
+    stage's best RERANK_DEPTH passages (None: the first stage alone)."""
     query = check_query(query, k, mode, mmr)
     if len(index.vectors) == 0:  # not count(*): that scans the whole table
         return []
@@ -99,6 +108,9 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
         score_of = scores
     else:
         score_of = bm25
+    if reranker is not None and len(ids) > 1:
+        score_of = _rerank(reranker, query, [int(i) for i in ids], rows, score_of)
+        ids = np.asarray(sorted(ids.tolist(), key=lambda i: -score_of[i]), dtype=np.int64)
     chosen = _diversify([i for i in ids.tolist()], rows, vec_of, cosine, score_of, k, max_per_doc, mmr)
     return [_hit(rank, rows[i], score_of.get(i, 0.0), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
 
@@ -148,6 +160,18 @@ def _lexical(index: Index, query: str, pool: int, where: str, params: list) -> l
                f"WHERE {table} MATCH ? AND {where} ORDER BY {rank} LIMIT ?")
         lists.append([(r[0], float(r[1])) for r in index.db.execute(sql, [expr, *params, pool])])
     return lists
+
+
+def _rerank(reranker: Reranker, query: str, order: list[int], rows: dict, first: dict) -> dict[int, float]:
+    """Fuse the first stage's ranks with the reranker's over the top RERANK_DEPTH, by RRF; the rest
+    keep their first-stage rank term alone, so they stay below every reranked passage."""
+    top = order[:RERANK_DEPTH]
+    second = reranker.score(query, [rows[i]["text"] for i in top])
+    by_second = sorted(range(len(top)), key=lambda n: (-second[n], n))
+    fused = {i: 1.0 / (RRF_K + rank) for rank, i in enumerate(order, 1)}
+    for rank, n in enumerate(by_second, 1):
+        fused[top[n]] += RERANK_WEIGHT / (RRF_K + rank)
+    return fused
 
 
 def _fuse(ranked: list[list[int]]) -> dict[int, float]:

@@ -110,3 +110,22 @@ def test_cli_index_and_info_json(tmp_path, small_pdfs):
     assert info["documents"] == 3 and info["embedder"].endswith("all-MiniLM-L6-v2")
     missing = runner.invoke(app, ["info", "--index", str(tmp_path / "none")])
     assert missing.exit_code == 1 and "no medrag index" in missing.output
+
+
+def test_a_dominant_paper_keeps_contributing_and_broad_questions_see_several(pdf_library):
+    focused = pdf_library.search("KCNJ11 S118L Kir6.2 KATP channel ATP sensitivity", k=10)
+    per_doc = {}
+    for h in focused:
+        per_doc[h.doc_id] = per_doc.get(h.doc_id, 0) + 1
+    assert max(per_doc.values()) > 3  # more than the old fixed cap of 3
+    broad = pdf_library.search("SARS-CoV-2 infection and COVID-19 severity", k=10)
+    assert len({h.doc_id for h in broad}) >= 2
+    capped = pdf_library.search("KCNJ11 S118L Kir6.2 KATP channel ATP sensitivity", k=10, max_per_doc=2)
+    assert max(sum(h.doc_id == d for h in capped) for d in {h.doc_id for h in capped}) <= 2
+
+
+@pytest.mark.parametrize("rerank", ["sentence-window", "dense-window"])
+def test_second_stage_rerankers_run_over_the_real_index(pdf_library, rerank):
+    hits = pdf_library.search("heparin induced thrombocytopenia rate in trauma", k=5, rerank=rerank)
+    assert len(hits) == 5 and "thrombosis" in hits[0].title.lower()
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
