@@ -151,9 +151,10 @@ def search(
 def summarize(
     query: str = typer.Option(..., "--query", "-q", help="The question to answer from the indexed papers."),
     index: Optional[Path] = IndexOpt,
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id, local folder or .gguf file, 'smollm2' "
-                                        "(offline) or 'auto' [default: $MEDRAG_MODEL or auto: Llama 3.2 1B Instruct "
-                                        "when on this machine, else smollm2]."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id, local folder or .gguf file; "
+                                        "'extractive' (no generator: the papers' own sentences); 'smollm2' (a small "
+                                        "offline generator); or 'auto' [default: $MEDRAG_MODEL or auto: Llama 3.2 1B "
+                                        "Instruct when on this machine, else extractive]."),
     k: int = typer.Option(8, "-k", help="Passages to retrieve before packing."),
     mode: str = typer.Option("hybrid", help="Retrieval mode: dense, lexical or hybrid."),
     max_per_doc: Optional[int] = typer.Option(None, help="At most this many passages from one paper; 0: rank by "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .embed import DEFAULT_EMBEDDER
 
-DEFAULT_MODEL = "auto"  # Llama 3.2 1B Instruct when it is on this machine, else the offline smollm2
+DEFAULT_MODEL = "auto"  # Llama 3.2 1B Instruct when it is on this machine, else the extractive summarizer
 CHUNK_TOKENS = 250
 CHUNK_OVERLAP = 40
 

@@ -14,13 +14,26 @@ from .records import Hit, IndexReport
 from .retrieve import Filters, check_query, search as _search
 from .rerank import Reranker, load_reranker
 from .results import Hits
-from .summarize import SummarizeOptions, summarize as _summarize
+from .summarize import EXTRACTIVE, SummarizeOptions, summarize as _summarize, summarize_extractive
 from .summary import Summary
 from .store import Index
 from .vectors import INDEX_TYPES
 
 
 DEFAULT_RERANK = "none"  # measured in bench/eval_fulltext.py: see README, "Retrieval"
+
+
+def choose_model(model: str) -> tuple[str, str | None]:
+    """The model "auto" stands for on this machine, and the note that tells the user why."""
+    if model != "auto":
+        return model, None
+    from .generate import LLAMA, llama_on_machine
+
+    if llama_on_machine():
+        return LLAMA, None
+    return EXTRACTIVE, (f"{LLAMA} is not on this machine, so these findings are sentences of the papers chosen "
+                        f"without a generator; to have Llama write them, run `huggingface-cli download {LLAMA}` "
+                        "(after accepting its licence) or pass --model; --model smollm2 tries a small offline generator")
 
 
 class Library:
@@ -145,8 +158,9 @@ class Library:
                   on_text=None) -> Summary:
         """Key findings on `query` from the indexed papers, each cited to the passage that supports it.
 
-        `model` is a hub id, a local folder or .gguf file, "smollm2" (offline) or "auto" (the default:
-        Llama 3.2 1B Instruct when it is on this machine, else smollm2)."""
+        `model` is a hub id, a local folder or .gguf file, "extractive" (no generator: the evidence's
+        own sentences), "smollm2" (a small offline generator) or "auto" (the default: Llama 3.2 1B
+        Instruct when it is on this machine, else extractive)."""
         check_query(query, k, mode)
         filters = Filters(year_from, year_to, source, kind)
         options = SummarizeOptions(k=k, mode=mode, max_per_doc=max_per_doc, filters=filters,
@@ -154,7 +168,10 @@ class Library:
                                    context_tokens=context_tokens, max_new_tokens=max_new_tokens,
                                    temperature=temperature, seed=seed,
                                    **({} if min_score is None else {"min_score": min_score}))
-        return _summarize(self.store, self.embedder, lambda: self.generator(model, dtype), query, options, on_text)
+        name, note = choose_model(model or config.default_model())
+        if name == EXTRACTIVE:
+            return summarize_extractive(self.store, self.embedder, query, options, note)
+        return _summarize(self.store, self.embedder, lambda: self.generator(name, dtype), query, options, on_text)
 
     def upgrade(self, progress: bool = True) -> int:
         """Bring an index written by an older medrag to the current format in place, from the texts it

@@ -6,16 +6,20 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .embed import Embedder
+from .extractive import extract
 from .generate import Generator
 from .pack import pack, passages_block
 from .parse import parse_reply
 from .prompts import SENTINEL, SYSTEM, USER
+from .records import Hit
+from .rerank import Reranker
 from .retrieve import Filters, search
 from .store import Index
 from .summary import Citation, Finding, Reference, Summary
-from .verify import INFERRED, Verifier
+from .verify import INFERRED, Verifier, is_meta_statement
 
 MAX_FINDINGS = 7
+EXTRACTIVE = "extractive"  # the model name that asks for the extractive summarizer
 
 # Best-passage cosine similarity below which the index is taken not to answer the question.
 # Calibrated with bench/calibrate_thresholds.py for all-MiniLM-L6-v2 (see README); other embedders
@@ -27,8 +31,9 @@ MIN_EVIDENCE = 0.42
 class SummarizeOptions:
     k: int = 8
     mode: str = "hybrid"
-    max_per_doc: int | None = None
+    max_per_doc: int | None = None  # None: adaptive diversity over papers (see retrieve.SAME_PAPER_DECAY)
     filters: Filters = Filters()
+    reranker: Reranker | None = None
     min_score: float = MIN_EVIDENCE
     context_tokens: int = 1536  # budget for the passages in the prompt, in the generator's tokens
     max_new_tokens: int = 384
@@ -41,6 +46,20 @@ def messages_for(query: str, passages: str) -> list[dict]:
             {"role": "user", "content": USER.format(question=query, passages=passages, sentinel=SENTINEL)}]
 
 
+def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
+                         options: SummarizeOptions = SummarizeOptions()) -> tuple[list[Hit], str | None]:
+    """The passages worth showing the generator, or none and the reason the index cannot answer."""
+    hits = search(index, embedder, query, options.k, mode=options.mode, max_per_doc=options.max_per_doc,
+                  filters=options.filters, reranker=options.reranker)
+    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    if best < options.min_score:
+        return [], ((f"No passage is close enough to the question (best similarity {best:.2f}, "
+                     f"threshold {options.min_score:.2f}); the model was not run.") if hits else "The index is empty.")
+    # Weak passages distract a small model; keep those above the threshold, and the top three
+    # whatever their score (a lexical match on a gene or drug name can score low densely).
+    return [h for i, h in enumerate(hits) if i < 3 or (h.dense_score or 0.0) >= options.min_score], None
+
+
 def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], query: str,
               options: SummarizeOptions = SummarizeOptions(),
               on_text: Callable[[str], None] | None = None) -> Summary:
@@ -48,17 +67,10 @@ def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Gen
     evidence enough to give it."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    hits = search(index, embedder, query, options.k, mode=options.mode, max_per_doc=options.max_per_doc,
-                  filters=options.filters)
+    hits, reason = retrieve_for_summary(index, embedder, query, options)
     timings["retrieve_s"] = time.perf_counter() - t
-    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-    if best < options.min_score:
-        reason = (f"No passage is close enough to the question (best similarity {best:.2f}, "
-                  f"threshold {options.min_score:.2f}); the model was not run.") if hits else "The index is empty."
+    if reason:
         return Summary(query, "insufficient_evidence", reason=reason, timings=_round(timings))
-    # Weak passages distract a small model; keep those above the threshold, and the top three
-    # whatever their score (a lexical match on a gene or drug name can score low densely).
-    hits = [h for i, h in enumerate(hits) if i < 3 or (h.dense_score or 0.0) >= options.min_score]
 
     t = time.perf_counter()
     generator = load_generator()
@@ -69,7 +81,8 @@ def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Gen
                              seed=options.seed, on_text=on_text)
     timings.update(generate_s=gen.seconds, first_token_s=gen.first_token_seconds or 0.0,
                    tokens_per_s=gen.tokens_per_second, prompt_tokens=gen.prompt_tokens, new_tokens=gen.new_tokens)
-    summary = Summary(query, "ok", evidence=evidence, model=generator.name, note=generator.note, raw=gen.text)
+    summary = Summary(query, "ok", evidence=evidence, model=generator.name, note=generator.note, raw=gen.text,
+                      stopped=getattr(gen, "stopped", None))
 
     t = time.perf_counter()
     parsed = parse_reply(gen.text)
@@ -92,21 +105,53 @@ def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Gen
     return summary
 
 
+def summarize_extractive(index: Index, embedder: Embedder, query: str,
+                         options: SummarizeOptions = SummarizeOptions(), note: str | None = None) -> Summary:
+    """Key findings with no generator: the evidence sentences that best answer the question."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    hits, reason = retrieve_for_summary(index, embedder, query, options)
+    timings["retrieve_s"] = time.perf_counter() - t
+    if reason:
+        return Summary(query, "insufficient_evidence", reason=reason, model=EXTRACTIVE, note=note,
+                       timings=_round(timings))
+    t = time.perf_counter()
+    evidence = pack(hits, embedder.count_tokens, options.context_tokens)
+    summary = Summary(query, "ok", evidence=evidence, model=EXTRACTIVE, note=note)
+    reference_of: dict[str, int] = {}
+    for e, sentence, support in extract(embedder, query, evidence):
+        doc = e.hit.doc_id
+        if doc not in reference_of:
+            reference_of[doc] = len(reference_of) + 1
+            summary.references.append(Reference(reference_of[doc], e))
+        summary.findings.append(Finding(" ".join(sentence.split()), (Citation(reference_of[doc], e, support),)))
+    if not summary.findings:
+        summary.status = "insufficient_evidence"
+        summary.reason = "No sentence of the passages retrieved is close enough to the question."
+    timings["extract_s"] = time.perf_counter() - t
+    summary.timings = _round(timings)
+    return summary
+
+
 def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
     evidence = summary.evidence
     by_number = {e.number: e for e in evidence}
-    reference_of: dict[int, int] = {}  # evidence number -> reference number, in order of first citation
+    reference_of: dict[str, int] = {}  # paper (doc id) -> reference number, in order of first citation
 
     def reference(e) -> int:
-        if e.number not in reference_of:
-            reference_of[e.number] = len(reference_of) + 1
-            summary.references.append(Reference(reference_of[e.number], e))
-        return reference_of[e.number]
+        doc = e.hit.doc_id
+        if doc not in reference_of:
+            reference_of[doc] = len(reference_of) + 1
+            summary.references.append(Reference(reference_of[doc], e))
+        return reference_of[doc]
 
     kept: list[set[str]] = []
     for finding in parsed.findings:
         if len(summary.findings) >= MAX_FINDINGS:
             break
+        if is_meta_statement(finding.text):
+            summary.meta_statements += 1  # about the paper or its authors, not about the evidence
+            continue
         words = set(finding.text.lower().split())
         if any(len(words & k) / max(1, len(words | k)) > 0.7 for k in kept):
             continue  # small models repeat themselves

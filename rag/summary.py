@@ -15,19 +15,30 @@ MARKS = {"supported": "", "partial": "?", "unsupported": "✗"}
 
 @dataclass(frozen=True)
 class Citation:
-    reference: int  # number in the reference list
-    passage: Evidence  # the passage the model was shown; passage.text is the quoted evidence
-    support: Support
+    reference: int  # number of the cited paper in the reference list
+    passage: Evidence  # the passage the model was shown
+    support: Support  # the verifier's verdict; support.quote is the passage's best supporting sentence(s)
     inferred: bool = False  # attached by the verifier because the model cited nothing
 
     @property
     def mark(self) -> str:
         return f"[{self.reference}{MARKS[self.support.verdict]}{'†' if self.inferred else ''}]"
 
+    @property
+    def quote(self) -> str:
+        """Verbatim text of the paper, chosen by the verifier, never written by the model."""
+        return " ".join((self.support.quote or self.passage.text).split())
+
+    @property
+    def page(self) -> str:
+        return self.passage.hit.pages
+
     def to_dict(self) -> dict:
-        return {"reference": self.reference, "evidence": self.passage.number, "doc_id": self.passage.hit.doc_id,
-                "chunk_id": self.passage.hit.chunk_id, "pages": self.passage.hit.pages,
-                "support": self.support.score, "verdict": self.support.verdict,
+        h = self.passage.hit
+        return {"reference": self.reference, "evidence": self.passage.number, "doc_id": h.doc_id,
+                "chunk_id": h.chunk_id, "page": h.pages, "page_start": h.page_start, "page_end": h.page_end,
+                "section": h.section, "quote": self.quote, "support": self.support.score,
+                "verdict": self.support.verdict, "reason": self.support.reason,
                 "missing_terms": list(self.support.missing), "inferred": self.inferred}
 
 
@@ -42,8 +53,10 @@ class Finding:
 
 @dataclass(frozen=True)
 class Reference:
+    """One cited paper; the pages and quotes belong to the citations that point at it."""
+
     number: int
-    passage: Evidence
+    passage: Evidence  # the first passage of this paper that was cited (for the paper's metadata)
 
     @property
     def label(self) -> str:
@@ -52,16 +65,14 @@ class Reference:
         who = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "") if authors else ""
         venue = ", ".join(str(x) for x in (h.journal, h.year) if x)
         ids = "; ".join(x for x in (f"doi:{h.doi}" if h.doi else "", f"PMID {h.pmid}" if h.pmid else "") if x)
-        where = h.pages + (f" ({h.section})" if h.section else "")
         parts = [p for p in (who, h.title, venue, ids) if p]
-        return ". ".join(p.rstrip(".") for p in parts) + f". {where}."
+        return ". ".join(p.rstrip(".") for p in parts) + "."
 
     def to_dict(self) -> dict:
         h = self.passage.hit
-        return {"number": self.number, "doc_id": h.doc_id, "chunk_id": h.chunk_id, "title": h.title,
-                "authors": list(h.authors), "journal": h.journal, "year": h.year, "doi": h.doi, "pmid": h.pmid,
-                "pages": h.pages, "section": h.section, "source": h.source, "evidence": self.passage.number,
-                "label": self.label}
+        return {"number": self.number, "doc_id": h.doc_id, "title": h.title, "authors": list(h.authors),
+                "journal": h.journal, "year": h.year, "doi": h.doi, "pmid": h.pmid, "source": h.source,
+                "kind": h.kind, "label": self.label}
 
 
 @dataclass
@@ -77,6 +88,8 @@ class Summary:
     note: str | None = None  # e.g. which model was chosen for the user
     removed_citations: int = 0  # numbers the model cited that were not in the evidence
     dropped_findings: int = 0  # findings left with no citation that any passage supports
+    meta_statements: int = 0  # statements about the paper or its authors, not findings: dropped
+    stopped: str | None = None  # "repetition" when the model began to loop and was stopped
     answer_support: Support | None = None  # the answer line against its best passage
     raw: str = ""  # the model's reply as written
     timings: dict = field(default_factory=dict)
@@ -102,7 +115,8 @@ class Summary:
                 {"support": self.answer_support.score, "verdict": self.answer_support.verdict,
                  "missing_terms": list(self.answer_support.missing)},
                 "supported_share": self.supported_share, "removed_citations": self.removed_citations,
-                "dropped_findings": self.dropped_findings, "raw": self.raw, "timings": self.timings}
+                "dropped_findings": self.dropped_findings, "meta_statements": self.meta_statements,
+                "stopped": self.stopped, "raw": self.raw, "timings": self.timings}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -112,8 +126,14 @@ class Summary:
         if self.status != "ok":
             lines += [f"**The indexed literature does not answer this question.** {self.reason or ''}".rstrip()]
             return "\n".join(lines) + "\n"
-        lines += [f"**Answer:** {self.answer}{self._answer_flag()}", "", "**Key findings**", ""]
-        lines += [f"- {f.text} {''.join(c.mark for c in f.citations)}" for f in self.findings]
+        if self.answer:
+            lines += [f"**Answer:** {self.answer}{self._answer_flag()}", ""]
+        lines += ["**Key findings**", ""]
+        for f in self.findings:
+            lines.append(f"- {f.text} {''.join(c.mark for c in f.citations)}")
+            for c in f.citations:
+                if c.quote != " ".join(f.text.split()):  # an extractive finding is its own quote
+                    lines.append(f"  > {c.mark} {c.page}: “{_clip(c.quote)}”")
         lines += ["", "**References**", ""]
         lines += [f"{r.number}. {r.label}" for r in self.references]
         lines += ["", self._footer()]
@@ -132,7 +152,12 @@ class Summary:
             bits.append(f"{self.removed_citations} citation(s) to passages that were not in the evidence removed")
         if self.dropped_findings:
             bits.append(f"{self.dropped_findings} uncited finding(s) dropped")
-        legend = "[n?] partly supported, [n✗] not supported by the passage, † cited by medrag's verifier, not the model"
+        if self.meta_statements:
+            bits.append(f"{self.meta_statements} statement(s) about the paper rather than its findings dropped")
+        if self.stopped == "repetition":
+            bits.append("the model began repeating itself and was stopped")
+        legend = ("[n] is paper n, quoted under the finding; [n?] partly supported, [n✗] not supported by the "
+                  "passage, † cited by medrag's verifier, not the model")
         return f"_{'; '.join(bits)}. Model: {self.model}. {legend}._"
 
     def _repr_markdown_(self) -> str:
@@ -144,12 +169,16 @@ class Summary:
                    f"{html.escape(self.reason or '')}</p>"
         items = "".join(
             "<li>" + html.escape(f.text) + " " + "".join(
-                f'<a href="#medrag-ref-{c.reference}" title="{html.escape(c.passage.text[:300])}">'
-                f"{html.escape(c.mark)}</a>" for c in f.citations) + "</li>" for f in self.findings)
+                f'<details style="display:inline"><summary style="display:inline;cursor:pointer" '
+                f'title="{html.escape(c.page)}: {html.escape(_clip(c.quote))}">{html.escape(c.mark)}</summary>'
+                f'<blockquote>{html.escape(c.quote)} <i>(<a href="#medrag-ref-{c.reference}">'
+                f'{html.escape(c.passage.hit.title[:80])}</a>, {html.escape(c.page)})</i></blockquote></details>'
+                for c in f.citations) + "</li>" for f in self.findings)
         refs = "".join(f'<li id="medrag-ref-{r.number}" value="{r.number}">{html.escape(r.label)}</li>'
                        for r in self.references)
-        return (f"<p><b>{html.escape(self.query)}</b></p><p><b>Answer:</b> {html.escape(self.answer)}"
-                f"<i>{html.escape(self._answer_flag().strip(' _'))}</i></p>"
+        answer = (f"<p><b>Answer:</b> {html.escape(self.answer)}<i>{html.escape(self._answer_flag().strip(' _'))}</i>"
+                  "</p>") if self.answer else ""
+        return (f"<p><b>{html.escape(self.query)}</b></p>{answer}"
                 f"<p><b>Key findings</b></p><ul>{items}</ul><p><b>References</b></p><ol>{refs}</ol>"
                 f"<p><i>{html.escape(self._footer().strip('_'))}</i></p>")
 
@@ -160,6 +189,10 @@ class Summary:
                 seen.add(r.passage.hit.doc_id)
                 out.append(r)
         return out
+
+    def _cited_pages(self, reference: Reference) -> str:
+        pages = dict.fromkeys(c.page for c in self.citations if c.reference == reference.number)
+        return ", ".join(pages) or reference.passage.hit.pages
 
     def to_bibtex(self) -> str:
         """The cited papers as BibTeX entries, one per document."""
@@ -175,7 +208,7 @@ class Summary:
                 key = f"{base}{n}"
             keys.add(key)
             fields = {"title": h.title, "author": " and ".join(h.authors), "journal": h.journal, "year": h.year,
-                      "doi": h.doi, "pmid": h.pmid, "note": f"cited {h.pages}"}
+                      "doi": h.doi, "pmid": h.pmid, "note": f"cited {self._cited_pages(r)}"}
             body = ",\n".join(f"  {k} = {{{_bib(v)}}}" for k, v in fields.items() if v)
             entries.append(f"@article{{{key},\n{body}\n}}")
         return "\n\n".join(entries) + ("\n" if entries else "")
@@ -191,10 +224,16 @@ class Summary:
             for tag, value in (("JO", h.journal), ("PY", h.year), ("DO", h.doi), ("AN", h.pmid)):
                 if value:
                     out.append(f"{tag}  - {value}")
-            out.append(f"N1  - cited {h.pages}")
+            out.append(f"N1  - cited {self._cited_pages(r)}")
             out.append("ER  - ")
             out.append("")
         return "\n".join(out)
+
+
+def _clip(text: str, width: int = 300) -> str:
+    """A quote shortened at a word boundary for display (the full quote is in the JSON)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width].rsplit(" ", 1)[0] + " …"
 
 
 def _bib(value) -> str:

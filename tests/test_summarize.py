@@ -107,6 +107,7 @@ def test_end_to_end_with_the_offline_model(pdf_library):
         assert c.passage in s.evidence
     assert all(r.passage.hit.doc_id in indexed for r in s.references)
     assert {c.reference for c in s.citations} == {r.number for r in s.references}
+    assert len({r.passage.hit.doc_id for r in s.references}) == len(s.references)
     assert s.evidence[0].hit.title.startswith("Complications related to deep venous thrombosis")
     again = pdf_library.summarize(DVT, model="smollm2", max_new_tokens=160)
     assert again.raw == s.raw  # greedy decoding: reproducible
@@ -134,3 +135,54 @@ def test_answer_line_is_checked_and_flagged_when_unsupported(pdf_library):
     assert bib.startswith("@article{") and "doi = {10.1186/1752-2897-4-1}" in bib
     assert ris.startswith("TY  - JOUR") and "DO  - 10.1186/1752-2897-4-1" in ris and ris.count("ER  - ") == 1
     assert 'href="#medrag-ref-1"' in s._repr_html_()
+
+
+def test_one_reference_per_paper_and_each_citation_carries_its_page_and_quote(pdf_library):
+    reply = ("Answer: Heparin prophylaxis carries a bleeding risk.\nKey findings:\n"
+             "- The risks of heparin include bleeding and heparin induced thrombocytopenia [1][2][3]\n"
+             "- Inferior vena cava filters can migrate and cause caval occlusion [1][2][3]\n"
+             "- This study investigated complications of prophylaxis in trauma [1]")
+    s = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(reply), DVT)
+    papers = [r.passage.hit.doc_id for r in s.references]
+    assert len(papers) == len(set(papers))  # one reference per paper, however many passages are cited
+    by_number = {r.number: r.passage.hit.doc_id for r in s.references}
+    for c in s.citations:
+        assert by_number[c.reference] == c.passage.hit.doc_id
+        assert c.quote and " ".join(c.passage.text.split()).find(c.quote) >= 0  # verbatim text of the paper
+        assert c.page == c.passage.hit.pages
+    assert s.meta_statements == 1 and not any("This study investigated" in f.text for f in s.findings)
+    md = s.to_markdown()
+    assert "  > [1" in md and "“" in md
+    for line in md.splitlines():
+        if line.startswith("1. "):
+            assert "p. " not in line  # pages belong to citations, not to the paper's reference
+    cited = s.to_dict()["findings"][0]["citations"][0]
+    assert {"quote", "page", "section", "verdict", "reason"} <= set(cited)
+    assert "<details" in s._repr_html_() and "<blockquote>" in s._repr_html_()
+
+
+def test_extractive_summary_needs_no_generator(pdf_library):
+    from rag.library import choose_model
+    from rag.generate import llama_on_machine
+
+    s = pdf_library.summarize("How does the KCNJ11 S118L mutation change KATP channel ATP sensitivity?",
+                              model="extractive")
+    assert s.status == "ok" and s.model == "extractive" and 1 <= len(s.findings) <= 5
+    for f in s.findings:
+        (c,) = f.citations
+        assert c.quote == f.text and f.text in " ".join(c.passage.text.split())
+        assert c.support.verdict == "supported" and not c.inferred
+    assert {r.passage.hit.doc_id for r in s.references} == {c.passage.hit.doc_id for c in s.citations}
+    assert any("S118L" in f.text for f in s.findings)
+    texts = [f.text for f in s.findings]
+    assert len(texts) == len(set(texts))
+    assert pdf_library.summarize("Who won the football world cup final?", model="extractive").status == \
+        "insufficient_evidence"
+    name, note = choose_model("auto")
+    if not llama_on_machine():
+        assert name == "extractive" and "huggingface-cli download" in note
+    out = CliRunner().invoke(app, ["summarize", "-q", "KCNJ11 S118L ATP sensitivity", "--model", "extractive",
+                                   "--json", "--index", str(pdf_library.path)])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["model"] == "extractive" and data["findings"][0]["citations"][0]["quote"]

@@ -1,0 +1,90 @@
+"""The extractive summarizer: findings are the evidence's own sentences that best answer the question.
+
+No generator at all: each finding is a sentence of a retrieved passage, verbatim, chosen by its
+similarity to the question and kept diverse by maximal marginal relevance (MMR), so every finding
+is its own quote. It answers in about a second on any laptop, and it is the floor that a generated
+summary must beat.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .embed import Embedder
+from .pack import Evidence
+from .query import dense_query
+from .verify import Support, is_meta_statement, sentence_spans
+
+MAX_FINDINGS = 5
+MMR_LAMBDA = 0.7  # weight of relevance against novelty
+MIN_SIMILARITY = 0.30  # a sentence further than this from the question is not a finding
+# Sentences that report what was found, and the sections where findings live, are preferred a little
+# over method descriptions and background of the same relevance.
+RESULT_BONUS = 0.05
+_RESULT = re.compile(r"\d|%|\b(?:found|showed|shown|increas\w*|decreas\w*|reduc\w*|associated|higher|lower|"
+                     r"improv\w*|risk|rate|significant\w*|caused|led to|resulted|compared|than)\b", re.IGNORECASE)
+_METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)
+_HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|results?|discussion|conclusions?|"
+                             r"findings|summary|objectives?|aims?)\s*[:.]?\s+(?=[A-Z])", re.IGNORECASE)
+_NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviations|copyright|©|doi|http|"
+                            r"funding|acknowledg|received|accepted|correspond)", re.IGNORECASE)
+
+
+def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
+    """Each evidence passage's sentences, verbatim (less a leading section heading), that could
+    stand as a finding: not captions, front matter or statements about the paper itself."""
+    out = []
+    for e in evidence:
+        for start, end in sentence_spans(e.text):
+            sentence = e.text[start:end].strip()
+            heading = _HEADING_PREFIX.match(sentence)
+            if heading:
+                sentence = sentence[heading.end():]
+            words = sentence.split()
+            if _front_matter(sentence, e.hit.title):
+                continue
+            if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) and not is_meta_statement(sentence) \
+                    and sum(c.isalpha() for c in sentence) > 0.6 * len(sentence):
+                out.append((e, sentence))
+    return out
+
+
+def _front_matter(sentence: str, title: str) -> bool:
+    """A title, author or banner line that the PDF text ran into a sentence."""
+    words = sentence.lower().split()
+    title_words = set(title.lower().split())
+    if len(title_words) >= 4 and len(title_words & set(words)) >= 0.8 * len(title_words):
+        return True
+    return sum(len(w) == 1 and w.isalpha() for w in words) >= 4  # "R E V I E W"
+
+
+def _prior(e: Evidence, sentence: str) -> float:
+    bonus = RESULT_BONUS if _RESULT.search(sentence) else 0.0
+    if e.hit.section and _METHOD_SECTIONS.search(e.hit.section):
+        bonus -= RESULT_BONUS
+    return bonus
+
+
+def extract(embedder: Embedder, query: str, evidence: list[Evidence],
+            max_findings: int = MAX_FINDINGS) -> list[tuple[Evidence, str, Support]]:
+    """Up to `max_findings` (passage, sentence, support) triples, best first, no two alike."""
+    candidates = sentence_candidates(evidence)
+    if not candidates:
+        return []
+    q = embedder.embed_query(dense_query(query))
+    vectors = embedder.embed([s for _, s in candidates])
+    relevance = vectors @ q + np.asarray([_prior(e, sentence) for e, sentence in candidates], dtype=np.float32)
+    chosen: list[int] = []
+    remaining = [i for i in np.argsort(-relevance).tolist() if relevance[i] >= MIN_SIMILARITY]
+    while remaining and len(chosen) < max_findings:
+        def gain(i: int) -> float:
+            redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+            return MMR_LAMBDA * float(relevance[i]) - (1 - MMR_LAMBDA) * redundancy
+        pick = max(remaining, key=gain)
+        remaining.remove(pick)
+        if chosen and max(float(vectors[pick] @ vectors[j]) for j in chosen) > 0.9:
+            continue  # the same sentence again (overlapping passages)
+        chosen.append(pick)
+    return [(candidates[i][0], candidates[i][1],
+             Support(1.0, (), "supported", quote=candidates[i][1])) for i in chosen]
