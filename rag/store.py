@@ -46,7 +46,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     page_start INTEGER, page_end INTEGER, section TEXT, char_start INTEGER, char_end INTEGER,
     vector BLOB NOT NULL, context TEXT);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-""" + """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(text, tokenize='trigram');
 """
 # The passage's context line and its text are separate columns, so BM25 can weigh them apart.

@@ -8,7 +8,7 @@ from typing import Callable
 from .embed import Embedder
 from .extractive import extract
 from .generate import Generator
-from .pack import pack, passages_block
+from .pack import Evidence, pack, passages_block
 from .parse import parse_reply
 from .prompts import SENTINEL, SYSTEM, USER
 from .records import Hit
@@ -118,13 +118,9 @@ def summarize_extractive(index: Index, embedder: Embedder, query: str,
     t = time.perf_counter()
     evidence = pack(hits, embedder.count_tokens, options.context_tokens)
     summary = Summary(query, "ok", evidence=evidence, model=EXTRACTIVE, note=note)
-    reference_of: dict[str, int] = {}
+    reference = _reference_list(summary)
     for e, sentence, support in extract(embedder, query, evidence):
-        doc = e.hit.doc_id
-        if doc not in reference_of:
-            reference_of[doc] = len(reference_of) + 1
-            summary.references.append(Reference(reference_of[doc], e))
-        summary.findings.append(Finding(" ".join(sentence.split()), (Citation(reference_of[doc], e, support),)))
+        summary.findings.append(Finding(" ".join(sentence.split()), (Citation(reference(e), e, support),)))
     if not summary.findings:
         summary.status = "insufficient_evidence"
         summary.reason = "No sentence of the passages retrieved is close enough to the question."
@@ -136,14 +132,7 @@ def summarize_extractive(index: Index, embedder: Embedder, query: str,
 def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
     evidence = summary.evidence
     by_number = {e.number: e for e in evidence}
-    reference_of: dict[str, int] = {}  # paper (doc id) -> reference number, in order of first citation
-
-    def reference(e) -> int:
-        doc = e.hit.doc_id
-        if doc not in reference_of:
-            reference_of[doc] = len(reference_of) + 1
-            summary.references.append(Reference(reference_of[doc], e))
-        return reference_of[doc]
+    reference = _reference_list(summary)
 
     kept: list[set[str]] = []
     for finding in parsed.findings:
@@ -171,6 +160,21 @@ def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
         kept.append(words)
         summary.findings.append(Finding(finding.text, tuple(
             Citation(reference(e), e, support, inferred) for e, support, inferred in citations)))
+
+
+def _reference_list(summary: Summary) -> Callable[[Evidence], int]:
+    """A function giving a cited passage's paper its number in the summary's reference list (one
+    reference per paper, numbered in order of first citation), adding the paper when it is new."""
+    number_of: dict[str, int] = {}
+
+    def reference(e: Evidence) -> int:
+        doc = e.hit.doc_id
+        if doc not in number_of:
+            number_of[doc] = len(number_of) + 1
+            summary.references.append(Reference(number_of[doc], e))
+        return number_of[doc]
+
+    return reference
 
 
 def _round(timings: dict) -> dict:
