@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 extras="bench"
 [ "${1:-}" = "--test" ] && extras="test,bench"
-[ -x .venv/bin/python ] || python3 -m venv .venv
+# A venv left half-made by an interrupted install (no pip in it) is made again.
+.venv/bin/python -m pip --version >/dev/null 2>&1 || python3 -m venv --clear .venv
 py=.venv/bin/python
 "$py" -m pip install -q --upgrade pip
 # The CPU build of torch first: without the pin pip fetches a multi-GB CUDA build.

@@ -132,8 +132,11 @@ class Summary:
         for f in self.findings:
             lines.append(f"- {f.text} {''.join(c.mark for c in f.citations)}")
             for c in f.citations:
-                if c.quote != " ".join(f.text.split()):  # an extractive finding is its own quote
-                    lines.append(f"  > {c.mark} {c.page}: “{_clip(c.quote)}”")
+                where = c.page + (f", {c.passage.hit.section}" if c.passage.hit.section else "")
+                if c.quote == " ".join(f.text.split()):  # an extractive finding is its own quote
+                    lines.append(f"  > {c.mark} {where}: the paper's own sentence, verbatim")
+                else:
+                    lines.append(f"  > {c.mark} {where}: “{_clip(c.quote)}”")
         lines += ["", "**References**", ""]
         lines += [f"{r.number}. {r.label}" for r in self.references]
         lines += ["", self._footer()]
