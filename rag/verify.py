@@ -29,7 +29,9 @@ PARTIAL = 0.40
 # A citation medrag attaches itself, to a finding the model left uncited, must clear a higher bar.
 INFERRED = 0.60
 # Share of the claim's content words the passage must hold (stemmed) for `supported`.
-COVERAGE = 0.60
+COVERAGE = 0.55
+TOP_SENTENCES = 3
+CLOSE = 0.15
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?=%|\b)")
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)?)\s*(?:%|per\s*cent\b|percent\b)", re.IGNORECASE)
@@ -43,7 +45,7 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 
 # ---- sentences and quotes ------------------------------------------------------------------------
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n{2,}")
-_BREAK = re.compile(r"[.!?。！？]+[\"')\]]*\s+|\n{2,}")
+_BREAK = re.compile(r"[.!?。！？]+[\"')\]]*\s+|\n{2,}|(?<=[a-z)][.])(?=[A-Z]{3,}[A-Z ]*:)")
 _ABBREVIATION = re.compile(r"(?:\bal|\be\.g|\bi\.e|\bvs|\bfig|\bfigs|\bref|\bno|\bapprox|\bca|\bdr|\bst|\bcf|\bresp|"
                            r"\bsp|\bspp|\bet|\bincl|\bnos|\bequ|\bvol|\bpp|\b[A-Z])\.[\"')\]]*\s+$", re.IGNORECASE)
 _MIN_SENTENCE = 20
@@ -98,7 +100,7 @@ neither nor of off on once only or other our ours out over own per same shall sh
 that the their them then there these they this those through thus to too under until up upon very via was we were
 what when where whether which while who whom whose why will with within would yet you your
 however therefore moreover furthermore hence overall addition additionally whereas although though
-study studies result results finding findings data evidence conclusion conclusions suggest suggests suggested
+study studies result results finding findings data conclusion conclusions suggest suggests suggested
 show shows showed shown indicate indicates indicated demonstrate demonstrates demonstrated reveal revealed
 present presented current report reported observed found find seem seems appear appears likely possible
 possibly probably potentially potential important importantly particularly especially well use used using
@@ -115,7 +117,7 @@ _DIRECTION = {  # family -> (words that say up, words that say down), as regexes
                 r"efficacious|protect\w*|safe|safer|success\w*",
                 r"worsen\w*|worse|worst|harm\w*|inferior|unfavou?rabl[ey]|ineffective|detriment\w*|deteriorat\w*|"
                 r"unsafe|impair\w*"),
-    "sign": (r"positive|positively", r"negative|negatively|inverse|inversely"),
+    "sign": (r"positively", r"negatively|inverse|inversely"),
 }
 _DIRECTION_RE = {fam: (re.compile(rf"^(?:{up})$"), re.compile(rf"^(?:{down})$")) for fam, (up, down) in _DIRECTION.items()}
 _NEGATION = re.compile(r"^(?:no|not|never|neither|nor|none|cannot|without|non|absence|absent|lack|lacks|lacking|"
@@ -127,7 +129,8 @@ _NULL = re.compile(r"\bno (?:statistically )?significant(?:ly)? (?:differen|chan
                    r"increas|decreas|reduc|benefit)|\b(?:did|do|does|was|were|is|are) not (?:significantly )?"
                    r"(?:differ|change|vary|affect)|\bnot (?:statistically )?significantly (?:differen|chang|associat|"
                    r"correlat|affect|alter|improv|increas|decreas|reduc|higher|lower)|\bno (?:differen|chang)|"
-                   r"\b(?:similar|comparable|equivalent|unchanged|unaffected|equal)\b|\bnon-?significant|"
+                   r"\b(?:similar|comparable|equivalent|equal)(?:ly)?\s+(?:between|in\s+(?:both|all|the\s+two)|across|among|for\s+(?:both|all))\b|"
+                   r"\bwithout\s+(?:\w+\s+){0,2}differences?\b|\b(?:unchanged|unaffected)\b|\bnon-?significant|"
                    r"\binsignificant", re.IGNORECASE)
 _SUFFIXES = sorted("""ational izations ization fulness iveness ousness ements ements ments ement ment ations ation
 ities ility ically ical ings ing edly ied ies ions ion ness able ible ally ful ous ive ity ism ists ist ants ant ance
@@ -174,16 +177,28 @@ def coverage(claim: str, text: str) -> tuple[float, tuple[str, ...]]:
 
 
 # ---- polarity ------------------------------------------------------------------------------------
+# "no", "without", "non-" deny a thing ("no LOC", "programs without fellowships") more often than a
+# finding, so a conflict on one of them needs two of its words in the other text; "not" and its
+# kin deny a predicate ("was not associated") and one word suffices when that is all the scope has.
+_WEAK_NEGATION = {"no", "none", "without", "non", "absence", "absent", "lack", "lacks", "lacking", "lacked"}
+
+
 @dataclass(frozen=True)
 class Polarity:
-    negated: tuple[tuple[str, frozenset[str]], ...]  # (the negation as written, stems in its scope)
+    negated: tuple[tuple[str, frozenset[str], bool], ...]  # (negation as written, stems in its scope, strong)
     affirmed: frozenset[str]  # content stems outside any negation's scope
     directions: frozenset[tuple[str, int, str]]  # (family, +1/-1, word) outside any negation's scope
     null: str | None  # "no significant difference" and the like, as written
+    denied: frozenset[tuple[str, int, str]] = frozenset()  # directions inside a negation's scope
+    # each direction outside a negation's scope with the content stems next to it (two before, three after)
+    contexts: tuple[tuple[str, int, str, frozenset[str]], ...] = ()
 
     @property
     def negated_stems(self) -> frozenset[str]:
-        return frozenset().union(*[s for _, s in self.negated]) if self.negated else frozenset()
+        return frozenset().union(*[s for _, s, _ in self.negated]) if self.negated else frozenset()
+
+    def signs(self, family: str) -> set[int]:
+        return {s for f, s, _ in self.directions if f == family}
 
 
 def _direction(tok: str) -> tuple[str, int] | None:
@@ -199,57 +214,156 @@ def polarity(text: str) -> Polarity:
     toks = tokens(text)
     negated, in_scope = [], set()
     for i, t in enumerate(toks):
-        if not _NEGATION.match(t):
-            continue
+        if not _NEGATION.match(t) or (t == "not" and i and toks[i - 1] == "or"):
+            continue  # "whether or not" denies nothing
         scope, j = [], i + 1
         while j < len(toks) and j <= i + 6 and toks[j] not in _SCOPE_END:
             if _is_content(toks[j]) or _direction(toks[j]):
                 scope.append(stem(toks[j]))
             in_scope.add(j)
             j += 1
-        phrase = " ".join(toks[i:j])
-        negated.append((phrase, frozenset(scope)))
-    affirmed, directions = set(), set()
+        negated.append((" ".join(toks[i:j]), frozenset(scope), t not in _WEAK_NEGATION))
+    affirmed, directions, denied = set(), set(), set()
     for i, t in enumerate(toks):
-        if i in in_scope or _NEGATION.match(t):
+        if i in in_scope:
+            d = _direction(t)
+            if d:
+                denied.add((d[0], d[1], t))
+            continue
+        if _NEGATION.match(t):
             continue
         if _is_content(t):
             affirmed.add(stem(t))
         d = _direction(t)
         if d:
             directions.add((d[0], d[1], t))
+    contexts = []
+    for i, t in enumerate(toks):
+        d = _direction(t) if i not in in_scope else None
+        if not d:
+            continue
+        before = [stem(w) for w in toks[max(0, i - 4):i] if _is_content(w) and not _direction(w)][-2:]
+        after = [stem(w) for w in toks[i + 1:i + 7] if _is_content(w) and not _direction(w)][:3]
+        contexts.append((d[0], d[1], t, frozenset(before + after)))
     m = _NULL.search(text)
-    return Polarity(tuple(negated), frozenset(affirmed), frozenset(directions), m.group() if m else None)
+    return Polarity(tuple(negated), frozenset(affirmed), frozenset(directions), m.group() if m else None,
+                    frozenset(denied), tuple(contexts))
 
 
-def polarity_conflict(claim: str, quote: str) -> str | None:
-    """Why the quote says the opposite of the claim, or None when it does not."""
+def _needed(scope: frozenset[str], strong: bool) -> int:
+    return min(2, len(scope)) if strong else 2
+
+
+def polarity_conflict(claim: str, quote: str, context: str | None = None) -> str | None:
+    """Why the quote says the opposite of the claim, or None when it does not. `context` (the
+    sentences of the passage nearly as close to the claim as the quote) may hold the negation that
+    a negated claim needs; it defaults to the quote."""
     c, q = polarity(claim), polarity(quote)
+    x = polarity(context) if context and context != quote else q
+    c_denies = any(strong for _, _, strong in c.negated) or bool(c.null)
     # The claim negates what the quote affirms ("X was not associated with Y" vs "X was associated with Y").
-    for phrase, scope in c.negated:
-        if scope and not q.negated and not q.null:
-            if len(scope & q.affirmed) >= min(2, len(scope)):
-                return f"negation: claim says '{phrase}', passage does not negate it"
+    for phrase, scope, strong in c.negated:
+        if scope and len(scope & q.affirmed) >= _needed(scope, strong) and not (scope & x.negated_stems) \
+                and not q.null and not x.null:
+            return f"negation: claim says '{phrase}', passage does not"
     # The quote negates what the claim affirms.
-    if not c.negated and not c.null:
-        for phrase, scope in q.negated:
-            if scope and len(scope & c.affirmed) >= min(2, len(scope)):
+    if not c_denies:
+        for phrase, scope, strong in q.negated:
+            if scope and len(scope & c.affirmed) >= _needed(scope, strong):
                 return f"negation: passage says '{phrase}', claim does not"
-    # A flipped direction, or a claimed difference against a null result (and the reverse).
-    claim_dirs = {(f, s) for f, s, _ in c.directions}
-    quote_dirs = {(f, s) for f, s, _ in q.directions}
+        # A direction the claim asserts and the quote denies ("increased risk" vs "no increase in risk").
+        for fam, sign, word in sorted(c.directions):
+            if fam != "sign" and sign not in q.signs(fam) and any(f == fam and s == sign for f, s, _ in q.denied):
+                other = next(w for f, s, w in sorted(q.denied) if f == fam and s == sign)
+                return f"negation: claim says {word}, passage says not {other}"
+    # A relation the claim asserts ("affects", "is associated with") against a null result or a
+    # denied relation in the quote, and the reverse.
+    c_rel, q_rel = _relations(claim, c), _relations(quote, q)
+    if not c_denies and c_rel["affirmed"] and (q.null or q_rel["denied"]) and not q_rel["affirmed"]:
+        return f"negation: claim says {c_rel['affirmed'][0]}, passage says {q.null or 'not ' + q_rel['denied'][0]}"
+    if (c.null or c_rel["denied"]) and not c_rel["affirmed"] and q_rel["affirmed"] and not q.null and not q.negated \
+            and _SIGNIFICANT.search(quote):
+        return f"negation: claim says {c.null or 'not ' + c_rel['denied'][0]}, passage says {q_rel['affirmed'][0]}"
+    # The same words around a negation in one text and none in the other ("there was no evidence
+    # of" vs "there was evidence of").
+    minimal = _minimal_pair(claim, quote, "claim", "passage") or _minimal_pair(quote, claim, "passage", "claim")
+    if minimal:
+        return minimal
+    # Word by word, a direction whose neighbours ("lower ... mortality") the quote gives the other
+    # way only; or the claim goes one way only and the quote only the other way.
+    for fam, sign, word, ctx in c.contexts:
+        if fam == "sign" or not ctx:
+            continue
+        same = [w for f, s, w, k in q.contexts if f == fam and s == sign and k & ctx]
+        other = [w for f, s, w, k in q.contexts if f == fam and s == -sign and len(k & ctx) >= min(2, len(ctx))]
+        if other and not same:
+            return f"polarity: claim says {word}, passage says {other[0]}"
     for fam, sign, word in sorted(c.directions):
-        if (fam, -sign) in quote_dirs and (fam, sign) not in quote_dirs:
+        if c.signs(fam) == {sign} and q.signs(fam) == {-sign}:
             other = next(w for f, s, w in sorted(q.directions) if f == fam and s == -sign)
             return f"polarity: claim says {word}, passage says {other}"
-    if q.null and not c.null and not c.negated:
-        changed = [w for f, s, w in sorted(c.directions) if f != "sign" and (f, s) not in quote_dirs]
+    # A claimed difference against a null result, and the reverse.
+    if q.null and not c_denies:
+        changed = [w for f, s, w in sorted(c.directions) if f != "sign" and s not in q.signs(f)]
         if changed:
             return f"polarity: claim says {changed[0]}, passage says {q.null.lower()}"
     if c.null and not q.null and not q.negated:
-        changed = [w for f, s, w in sorted(q.directions) if f != "sign" and (f, s) not in claim_dirs]
+        changed = [w for f, s, w in sorted(q.directions) if f != "sign" and s not in c.signs(f)]
         if changed:
             return f"polarity: claim says {c.null.lower()}, passage says {changed[0]}"
+    return None
+
+
+_RELATION = re.compile(r"^(?:associat\w*|relat\w*|link\w*|correlat\w*|effect|effects|impact\w*|affect\w*|"
+                       r"influenc\w*|predict\w*|differ\w*|benefit\w*|depend\w*|chang\w*|alter\w*|improv\w*|"
+                       r"increas\w*|decreas\w*|reduc\w*|useful|valuable|reliable|effective|accurate\w*|"
+                       r"significant\w*|superior|inferior|risk)$")
+_SIGNIFICANT = re.compile(r"\bsignificant(?:ly)?\b|\bp\s*[<=≤]\s*0?\.0|\b(?:odds|hazard|risk) ratio|\bOR\b|\bHR\b|"
+                          r"\b95\s*%\s*CI", re.IGNORECASE)
+
+
+def _relations(text: str, pol: Polarity) -> dict[str, list[str]]:
+    """Relation words ("associated", "affects", "predicts") the text affirms, and those it denies."""
+    toks = tokens(text)
+    denied_words = {w for phrase, _, strong in pol.negated if strong for w in phrase.split()[1:]}
+    affirmed, denied = [], []
+    for t in toks:
+        if _RELATION.match(t):
+            (denied if t in denied_words else affirmed).append(t)
+    return {"affirmed": affirmed, "denied": denied}
+
+
+def _minimal_pair(a: str, b: str, name_a: str, name_b: str) -> str | None:
+    """A negation in `a`, none in `b`, and the words around it (three on each side, small words
+    included) all in `b`: the two say the same thing but for the negation."""
+    ta = [t for t in tokens(a) if t.isalnum()]
+    tb = [t for t in tokens(b) if t.isalnum()]
+    if any(_NEGATION.match(t) and not (t == "not" and i and tb[i - 1] == "or") for i, t in enumerate(tb)):
+        return None
+    words_b = set(tb)
+    for i, t in enumerate(ta):
+        if not _NEGATION.match(t) or t in ("without", "non") or (t == "not" and i and ta[i - 1] == "or"):
+            continue
+        around = [w for w in ta[max(0, i - 3):i] + ta[i + 1:i + 4] if w not in ("a", "an", "the", "any")]
+        if len(around) >= 4 and sum(w in words_b for w in around) >= len(around) - 1:
+            said = " ".join(ta[max(0, i - 2):i + 3])
+            return f"negation: {name_a} says '{said}', {name_b} does not"
+    return None
+
+
+def unconfirmed(claim: str, quote: str, passage: str) -> str | None:
+    """A negation or direction the claim asserts that neither the quote nor the passage states:
+    a claim that says 'did not improve' needs a passage that denies something about it, and one
+    that says 'increased' needs the quote to go up too."""
+    c, q, p = polarity(claim), polarity(quote), polarity(passage)
+    for phrase, scope, strong in c.negated:
+        if strong and not (scope & (q.negated_stems | p.negated_stems)) and not q.null and not p.null:
+            return f"negation: claim says '{phrase}', passage does not say so"
+    if c.null and not (q.null or p.null or q.negated or p.negated):
+        return f"negation: claim says '{c.null.lower()}', passage does not say so"
+    for fam, sign, word in sorted(c.directions):
+        if fam != "sign" and c.signs(fam) == {sign} and sign not in q.signs(fam) and sign not in p.signs(fam):
+            return f"direction: claim says {word}, passage does not"
     return None
 
 
@@ -261,7 +375,7 @@ _META_SUBJECT = (r"(?:(?:this|the|our|the present|the current|these|both|each|al
 _META_VERB = (r"(?:investigat|examin|explor|discuss|describ|aim|address|focus|evaluat|assess|review|present|provid|"
               r"look|consider|propos|seek|sought|set out|conduct|perform|compar|analy[sz]|studi|test|highlight|"
               r"outlin|summari[sz]|mention|cover|emphasi[sz]|do(?:es)? not|did not|is|are|was|were|has|have|"
-              r"includ|contain|offer|give|report|measur|enrol|recruit|collect|used|use|design|focus|attempt|"
+              r"offer|give|focus|attempt|"
               r"want|tri|help|can|will|would|should|might|may)\w*")
 _FINDING = re.compile(r"\b(?:found|find|finds|show|shows|showed|shown|demonstrat\w*|suggest\w*|indicat\w*|reveal\w*|"
                       r"conclud\w*|confirm\w*|observ\w*|establish\w*|identif\w*|report\w*|support\w*)\s+(?:that|a|an|"
@@ -269,8 +383,9 @@ _FINDING = re.compile(r"\b(?:found|find|finds|show|shows|showed|shown|demonstrat
 _META = [
     re.compile(rf"^\W*(?:in\s+(?:this|the|our)\s+(?:\w+\s+)?(?:study|paper|article|review|trial|work),?\s+)?"
                rf"{_META_SUBJECT}\s+(?:\w+\s+){{0,2}}?{_META_VERB}\b", re.IGNORECASE),
-    re.compile(r"^\W*in\s+(?:summary|conclusion|short|brief|sum|general|total),?\s+(?:there\s+(?:are|is|were|was)|"
-               r"(?:several|many|various|some|a\s+number|multiple)\b|" + _META_SUBJECT + r"\b)", re.IGNORECASE),
+    re.compile(r"^\W*in\s+(?:summary|conclusion|short|brief|sum|general|total),?\s+(?:there\s+(?:are|is|were|was)\s+)?"
+               r"(?:(?:several|many|various|some|a\s+number\s+of|multiple|numerous)\b|" + _META_SUBJECT + r"\b)",
+               re.IGNORECASE),
     re.compile(r"^\W*(?:researchers?|scientists?|investigators?|authors?|a\s+team|teams?)\s+(?:at|from|in|of)\b",
                re.IGNORECASE),
     re.compile(r"^\W*there\s+(?:are|is|were|was)\s+(?:several|many|various|some|a\s+number\s+of|multiple|numerous)\s+"
@@ -363,6 +478,30 @@ def verdict_for(score: float, missing: tuple[str, ...], cover: float = 1.0, conf
     return weak, f"similarity {score:.2f} below {SUPPORTED:.2f}"
 
 
+_AIM = re.compile(
+    r"^\W*(?:[A-Z][A-Za-z ]{2,30}:\s*)?(?:to\s+(?:\w+\s+)?(?:evaluate|assess|determine|investigate|examine|compare|test|"
+    r"study|analy[sz]e|identify|describe|explore|report|establish|estimate|measure|review|characteri[sz]e|clarify|"
+    r"define|quantify|ascertain|elucidate|validate|develop|address|answer|verify|understand|document|know|see)\b|"
+    r"(?:the|our|this|a|an|one)\s+(?:\w+\s+){0,3}?(?:aims?|purpose|objectives?|goals?|intent)\s+(?:of|was|is|were|are)\b|"
+    r"(?:this|the\s+present|the\s+current|our|the)\s+(?:\w+\s+)?(?:study|trial|analysis|review|work|paper|"
+    r"investigation|survey)\s+(?:aims?|aimed|sought|seeks|looks?\s+(?:for|at|into)|(?:was|is)\s+to\b|"
+    r"was\s+designed|is\s+designed|was\s+undertaken|"
+    r"was\s+conducted\s+to|investigat\w*\s+(?:whether|if|the)|examin\w*\s+(?:whether|if|the)|evaluat\w*|assess\w*|"
+    r"explor\w*|compar\w*)|we\s+(?:aimed|sought|hypothesi[sz]ed|wished|set\s+out|wanted|intended|"
+    r"(?:investigated|examined|asked|evaluated|assessed|tested|studied|determined)\s+(?:whether|if|how)\b)|"
+    r"(?:the\s+)?hypothes[ie]s\s+(?:that|was|were)\b|(?:it\s+was\s+|we\s+)hypothesi[sz]ed\b|"
+    r"(?:determine|evaluate|assess|investigate|examine|compare|test|identify|describe|explore|estimate|measure)\s+"
+    r"(?:whether|if|how|the|which|what)\b|"
+    r"(?:we\s+)?conducted\s+(?:this|the|a|our)\s+(?:\w+\s+)?(?:study|trial|analysis|survey|review)\s+to\b|"
+    r"(?:it\s+)?(?:is|remains|was)\s+(?:still\s+)?(?:unknown|unclear|not\s+known|uncertain|controversial)\s+"
+    r"(?:whether|if|how)\b)", re.IGNORECASE)
+
+
+def is_aim(sentence: str) -> bool:
+    """Does a sentence of a passage state an aim or a question rather than something found or known?"""
+    return bool(_AIM.search(sentence)) or sentence.rstrip(" )\"'").endswith("?")
+
+
 class Verifier:
     """Scores claims against passages, embedding each sentence once."""
 
@@ -379,20 +518,29 @@ class Verifier:
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.embedder.dimension))
 
     def units(self, passage: str) -> tuple[list[tuple[int, int]], np.ndarray, int]:
-        """The passage's quotable units (each sentence, and each two adjacent sentences, as spans)
-        and their vectors; the whole passage comes first. A pair's vector is the normalised mean of
-        its two sentences' vectors, which costs no model call. Also returns the number of sentences."""
+        """The passage's quotable units, as spans: each sentence and each two adjacent sentences,
+        leaving out those that only state an aim or a question ("To evaluate whether ...") unless
+        the passage has nothing else; and their vectors. A pair's vector is the normalised mean of
+        its two sentences' vectors, which costs no model call. Sentences come first; the count of
+        them is returned too."""
         if passage not in self._units:
-            spans = sentence_spans(passage)
-            singles = [passage[s:e] for s, e in spans]
-            vectors = self._vectors([passage] + singles)
-            units = [(0, len(passage))] + spans
-            rows = [vectors[0]] + list(vectors[1:])
+            spans = sentence_spans(passage) or [(0, len(passage))]
+            vectors = self._vectors([passage[s:e] for s, e in spans])
+            asserts = [not is_aim(passage[s:e]) for s, e in spans]
+            if not any(asserts):
+                asserts = [True] * len(spans)
+            units, rows = [], []
+            for i, span in enumerate(spans):
+                if asserts[i]:
+                    units.append(span)
+                    rows.append(vectors[i])
+            singles = len(units)
             for i in range(len(spans) - 1):
-                units.append((spans[i][0], spans[i + 1][1]))
-                v = vectors[1 + i] + vectors[2 + i]
-                rows.append(v / max(float(np.linalg.norm(v)), 1e-9))
-            self._units[passage] = (units, np.stack(rows), len(spans))
+                if asserts[i] and asserts[i + 1]:
+                    units.append((spans[i][0], spans[i + 1][1]))
+                    v = vectors[i] + vectors[i + 1]
+                    rows.append(v / max(float(np.linalg.norm(v)), 1e-9))
+            self._units[passage] = (units, np.stack(rows), singles)
         return self._units[passage]
 
     def similarity(self, claim: str, passage: str) -> float:
@@ -400,22 +548,29 @@ class Verifier:
         return float(np.max(vectors @ self._vectors([claim])[0]))
 
     def check(self, claim: str, passage: str) -> Support:
-        units, vectors, n = self.units(passage)
+        units, vectors, singles = self.units(passage)
         sims = vectors @ self._vectors([claim])[0]
         score = float(np.max(sims))
-        # The quote: the sentence, or two adjacent sentences, closest in meaning and in words.
+        # The quote: the sentence, or two adjacent sentences, closest in meaning and in words; a
+        # pair must do clearly better than its best sentence.
         best, best_value = 0, -9.0
         for i, (s, e) in enumerate(units):
-            if i == 0 and len(units) > 1:
-                continue  # the whole passage is not a quote unless it is one sentence
-            value = float(sims[i]) + 0.3 * coverage(claim, passage[s:e])[0] - (0.04 if i > n else 0.0)
+            value = float(sims[i]) + 0.3 * coverage(claim, passage[s:e])[0] - (0.04 if i >= singles else 0.0)
             if value > best_value:
                 best, best_value = i, value
-        s, e = units[best]
-        quote = passage[s:e]
+        quote = passage[slice(*units[best])]
         missing = missing_terms(claim, passage)
         cover, absent = coverage(claim, passage)
-        conflict = polarity_conflict(claim, quote)
+        # The claim must not contradict the quote, nor the other sentences nearly as close to it.
+        close = [i for i in np.argsort(-sims[:singles])[:TOP_SENTENCES] if sims[i] >= score - CLOSE]
+        context = " ".join([quote] + [passage[slice(*units[i])] for i in close])
+        conflict = polarity_conflict(claim, quote, context)
+        for i in close:
+            if conflict:
+                break
+            conflict = polarity_conflict(claim, passage[slice(*units[i])], context)
+        if not conflict:
+            conflict = unconfirmed(claim, quote, passage)
         verdict, reason = verdict_for(score, missing, cover, conflict, absent)
         return Support(round(score, 4), missing, verdict, quote, reason, round(cover, 4))
 

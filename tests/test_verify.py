@@ -1,0 +1,157 @@
+"""The citation verifier: verbatim quotes, numbers and names, content-word coverage, negation and
+direction, statements about the paper rather than the evidence."""
+import pytest
+
+from rag.verify import (INFERRED, PARTIAL, SUPPORTED, Support, Verifier, coverage, is_meta_statement, missing_terms,
+                        polarity_conflict, sentence_spans, stem)
+
+HEPARIN = ("Bleeding complicated low molecular weight heparin prophylaxis in 3.9% of injured patients. "
+           "Heparin-induced thrombocytopenia occurred in 0.7%.  Inferior vena cava filters migrated in 3 of "
+           "45 cases (Fig. 2), i.e. rarely.")
+TRIAL = ("Field trial. Compared to usual care, telephone counseling significantly increased "
+         "the proportion of women having mammograms on schedule (71% vs 61%). Tailored print materials did not "
+         "improve adherence. Costs were similar between the groups.")
+
+
+# ---- pure: no model ----------------------------------------------------------------------------------
+def test_sentence_spans_are_verbatim_and_respect_abbreviations():
+    spans = sentence_spans(HEPARIN)
+    parts = [HEPARIN[s:e] for s, e in spans]
+    assert parts == ["Bleeding complicated low molecular weight heparin prophylaxis in 3.9% of injured patients.",
+                     "Heparin-induced thrombocytopenia occurred in 0.7%.",
+                     "Inferior vena cava filters migrated in 3 of 45 cases (Fig. 2), i.e. rarely."]
+    # a fragment too short to stand alone joins the next sentence
+    assert TRIAL[slice(*sentence_spans(TRIAL)[0])].startswith("Field trial. Compared")
+
+
+def test_stemmer_joins_word_families():
+    assert stem("increased") == stem("increases") == stem("increasing") == stem("increase")
+    assert stem("association") == stem("associated")
+    assert stem("reduction")[:5] == stem("reduced")[:5]
+    assert stem("diabetes") == stem("diabetic")
+    assert stem("the") == "the" and stem("12") == "12"
+
+
+def test_numbers_must_match_and_percentages_stay_percentages():
+    assert missing_terms("Bleeding occurred in 3.9% of patients", HEPARIN) == ()
+    assert missing_terms("Bleeding occurred in 3.90% of patients", HEPARIN) == ()  # same number
+    assert missing_terms("Bleeding occurred in 12% of patients", HEPARIN) == ("12",)
+    assert missing_terms("Filters migrated in 45% of cases", HEPARIN) == ("45%",)  # 45 is a count there
+    assert missing_terms("Filters migrated in three of 45 cases", HEPARIN) == ()
+    assert missing_terms("KCNJ11 lies on chromosome 11", "KCNJ11 mutations") == ("11",)
+    assert missing_terms("Enoxaparin caused bleeding", HEPARIN) == ("enoxaparin",)
+
+
+def test_coverage_counts_stemmed_content_words():
+    share, absent = coverage("Heparin prophylaxis complicated by bleeding in injured patients", HEPARIN)
+    assert share == 1.0 and absent == ()
+    share, absent = coverage("Aspirin prevented strokes in elderly smokers", HEPARIN)
+    assert share == 0.0 and set(absent) == {"aspirin", "prevented", "strokes", "elderly", "smokers"}
+    share, _ = coverage("Bleeding complicated warfarin therapy", HEPARIN)
+    assert 0.3 < share < 1.0
+
+
+@pytest.mark.parametrize("claim, quote", [
+    ("Tailored print materials improved adherence.", "Tailored print materials did not improve adherence."),
+    ("Obesity was not associated with mortality.", "Obesity was associated with higher mortality."),
+    ("Telephone counseling decreased the share of women screened on schedule.",
+     "Telephone counseling increased the share of women screened on schedule."),
+    ("Outcomes were worse after early surgery.", "Outcomes were better after early surgery."),
+    ("Costs were higher with telephone counseling.", "Costs were similar between the groups."),
+    ("Bleeding rates did not differ between the groups.", "Bleeding was more frequent with enoxaparin than heparin."),
+    ("Lower BMI predicts knee pain in women.", "Higher BMI predicts knee pain in women."),
+])
+def test_polarity_conflicts_are_found(claim, quote):
+    assert polarity_conflict(claim, quote)
+
+
+@pytest.mark.parametrize("claim, quote", [
+    ("Tailored print materials did not improve adherence.", "Print materials had no effect on adherence."),
+    ("Obesity was associated with mortality.", "Obesity was associated with higher mortality in 3 cohorts."),
+    ("Mortality was reduced by early surgery.", "Early surgery decreased mortality (p<0.01)."),
+    ("Costs did not differ between the groups.", "Costs were similar between the groups."),
+    ("Heparin reduced DVT without increasing bleeding.", "Heparin reduced DVT; no patient had major bleeding."),
+    ("Survival improved and complications decreased.", "Survival improved while complications decreased."),
+])
+def test_agreeing_statements_have_no_conflict(claim, quote):
+    assert polarity_conflict(claim, quote) is None
+
+
+@pytest.mark.parametrize("text", [
+    "This study investigated the effect of heparin on bleeding in trauma patients.",
+    "The study examined the impact of radiotherapy for primary rectal cancer on outcomes.",
+    "In summary, there are several factors that contribute to the risk of bleeding.",
+    "Researchers at Kamuzu Central Hospital conducted an audit of the outpatient department.",
+    "The authors discuss the barriers to quality improvement in resource-limited settings.",
+    "This paper discusses the complications of DVT prophylaxis.",
+    "The passages do not mention the cost of treatment.",
+    "This summarizes the main points discussed in the report.",
+    "The study was published in 2010 in the Journal of Trauma Management.",
+])
+def test_meta_statements_are_recognised(text):
+    assert is_meta_statement(text)
+
+
+@pytest.mark.parametrize("text", [
+    "This study showed that heparin reduced DVT in trauma patients.",
+    "The authors found that telephone counseling increased mammography screening.",
+    "Heparin-induced thrombocytopenia occurred in 0.7% of patients.",
+    "In summary, low molecular weight heparin reduced DVT without more bleeding.",
+    "Our results suggest that anti-TNF pharmacokinetics do not influence synovitis.",
+    "Studies of filters report migration in 3% to 8% of cases.",
+    "In summary, there is evidence that heparin prophylaxis increases the risk of bleeding.",
+    "The study included 77 adult patients with celiac disease.",
+])
+def test_findings_are_not_meta_statements(text):
+    assert not is_meta_statement(text)
+
+
+def test_support_keeps_its_old_constructor():
+    s = Support(0.7, (), "supported")
+    assert s.quote == "" and s.reason is None
+    assert PARTIAL < SUPPORTED < INFERRED
+
+
+# ---- with the real embedder ------------------------------------------------------------------------------
+def test_quote_is_verbatim_and_the_best_sentence(embedder):
+    v = Verifier(embedder)
+    s = v.check("Heparin-induced thrombocytopenia was seen in 0.7% of patients.", HEPARIN)
+    assert s.quote in HEPARIN and s.quote == "Heparin-induced thrombocytopenia occurred in 0.7%."
+    assert s.verdict == "supported" and s.reason is None
+    odd = "Filters   migrated\nin 3 of 45 cases.\n\nBleeding complicated   heparin  prophylaxis in 3.9%."
+    s = v.check("Bleeding complicated heparin prophylaxis in 3.9%", odd)
+    assert s.quote in odd and "Bleeding complicated   heparin" in s.quote
+
+
+def test_verdicts_and_reasons(embedder):
+    v = Verifier(embedder)
+    good = v.check("Telephone counseling increased on-schedule mammography compared to usual care (71% vs 61%).",
+                   TRIAL)
+    assert good.verdict == "supported", good
+    number = v.check("Telephone counseling increased on-schedule mammography compared to usual care (75% vs 61%).",
+                     TRIAL)
+    assert number.verdict != "supported" and number.reason == "missing: 75"
+    flipped = v.check("Telephone counseling decreased on-schedule mammography compared to usual care.", TRIAL)
+    assert flipped.verdict == "unsupported" and flipped.reason.startswith("polarity")
+    negated = v.check("Tailored print materials improved adherence to mammography.", TRIAL)
+    assert negated.verdict == "unsupported" and negated.reason.startswith("negation")
+    assert "did not improve" in negated.quote
+    null = v.check("Costs were higher with telephone counseling than usual care.", TRIAL)
+    assert null.verdict == "unsupported" and "similar" in null.reason
+    off = v.check("Giraffes prefer acacia leaves.", TRIAL)
+    assert off.verdict == "unsupported" and off.reason == "no content-word overlap"
+    vague = v.check("Telephone counseling changed how nurses documented smoking cessation advice in clinics.", TRIAL)
+    assert vague.verdict != "supported" and vague.reason.startswith(("coverage", "similarity"))
+
+
+def test_old_behaviour_kept(embedder):
+    """The checks test_summarize relied on: numbers and acronyms missing, off-topic claims."""
+    passage = "Bleeding complicated low molecular weight heparin prophylaxis in 3.9% of injured patients."
+    v = Verifier(embedder)
+    good = v.check("Bleeding occurred in 3.9% of injured patients on heparin prophylaxis.", passage)
+    acronym = v.check("Bleeding occurred in 3.9% of trauma patients given LMW heparin.", passage)
+    wrong = v.check("Bleeding occurred in 12% of injured patients on heparin prophylaxis.", passage)
+    off = v.check("KIR+CD8+ T cells suppress pathogenic T cells in COVID-19.", passage)
+    assert good.verdict == "supported" and wrong.missing == ("12",) and wrong.verdict != "supported"
+    assert acronym.missing == ("LMW",) and acronym.verdict == "partial"
+    assert off.verdict == "unsupported" and off.score < good.score
