@@ -213,7 +213,8 @@ def table(title: str, rows: list[dict], old: list, new: list, part_key: str, par
     if positives and positives in counts:
         negatives = [name for name in counts if name != positives]
         o, n = (balanced(counts[positives][k], [counts[x][k] for x in negatives]) for k in (0, 1))
-        print(f"  {'balanced (see below)':<24}{'':>11}   {fmt(o[0]):>6}{fmt(o[1]):>6}{'':>8}   {fmt(n[0]):>6}{fmt(n[1]):>6}")
+        print(f"  {'balanced (see above)':<24}{'':>11}   {fmt(o[0]):>6}{fmt(o[1]):>6}{'':>8}   "
+              f"{fmt(n[0]):>6}{fmt(n[1]):>6}")
 
 
 def balanced(pos: Counts, negs: list[Counts]) -> tuple[float | None, float | None]:
