@@ -3,6 +3,8 @@ abstracts are indexed without their conclusions, and each question's expert long
 conclusion) is the reference.
 
     python bench/eval_summaries.py [--limit 30] [--models extractive,smollm2,/path/model.gguf]
+    python bench/eval_summaries.py --limit 6 --models /tmp/qwen15.gguf --earlier-prompt
+                                   # each generator with the earlier prompt too, side by side
 
 Per summarizer: ROUGE-L F1 of the findings against the long answer; the share of answers that cite
 the question's own abstract; the share of citations the verifier supports; the share of findings
@@ -21,8 +23,24 @@ from pathlib import Path
 
 from common import need_data
 
+import rag.summarize
 from rag import Library
 from rag.evaluate import pubmedqa_sets
+
+# The prompt before the format showed real passage numbers and the reply was begun with "Answer:"
+# for the model: the baseline for the share of findings a model cites itself.
+EARLIER_PROMPT = """Passages:
+{passages}
+
+Question: {question}
+
+Answer the question using only the passages above. Reply in this form:
+Answer: <one sentence>
+Key findings:
+- <finding> [n]
+- <finding> [n][m]
+End every finding with the numbers of the passages that support it, in square brackets. Write 3 to 7 findings. \
+If the passages do not answer the question, reply with exactly: {sentinel}"""
 
 _WORD = re.compile(r"\w+")
 
@@ -75,6 +93,8 @@ def main():
     parser.add_argument("--limit", type=int, default=30, help="questions (the first N PubMedQA items)")
     parser.add_argument("--models", default="extractive,smollm2", help="comma-separated summarizers")
     parser.add_argument("--json", type=Path, help="also write the table here")
+    parser.add_argument("--earlier-prompt", action="store_true",
+                        help="run each generator with the earlier prompt as well, as a baseline")
     args = parser.parse_args()
     data = need_data()
     work = Path(tempfile.mkdtemp(prefix="medrag-summaries-"))
@@ -82,12 +102,21 @@ def main():
     lib = Library(work / "idx")
     lib.index(sets["abstracts"], progress=False)
     items = list(json.loads((data / "pubmedqa" / "pqal_dev.json").read_text()).items())[:args.limit]
-    results = [run(lib, m.strip(), items) for m in args.models.split(",") if m.strip()]
+    results = []
+    for m in [m.strip() for m in args.models.split(",") if m.strip()]:
+        if args.earlier_prompt and m != "extractive":
+            current = rag.summarize.USER, rag.summarize.PRIMER
+            rag.summarize.USER, rag.summarize.PRIMER = EARLIER_PROMPT, ""
+            try:
+                results.append(run(lib, m, items) | {"label": f"{Path(m).name[:14]} (earlier prompt)"})
+            finally:
+                rag.summarize.USER, rag.summarize.PRIMER = current
+        results.append(run(lib, m, items))
     print(f"{len(items)} PubMedQA questions over {lib.info()['documents']} abstracts (conclusions not indexed)")
     print(f"{'summarizer':<24} {'ROUGE-L':>8} {'own abs':>8} {'supported':>9} {'self-cited':>10} "
           f"{'dropped/q':>9} {'refusals':>8} {'s/q':>6}")
     for r in results:
-        print(f"{Path(r['model']).name[:24]:<24} {r['rouge_l']:>8.3f} {r['cites_own_abstract']:>8.3f} "
+        print(f"{r.get('label', Path(r['model']).name)[:24]:<24} {r['rouge_l']:>8.3f} {r['cites_own_abstract']:>8.3f} "
               f"{r['supported']:>9.3f} {r['self_cited']:>10.3f} {r['dropped_per_q']:>9.2f} {r['refusals']:>8} "
               f"{r['s_per_q']:>6.1f}")
     if args.json:

@@ -39,6 +39,10 @@ from rag.embed import load_embedder  # noqa: E402
 SETS = ROOT / "bench" / "data"
 PUBMEDQA = SETS / "verifier_pubmedqa.jsonl"
 MODEL = SETS / "verifier_model_findings.jsonl"
+# The `own` items read one by one against their abstract: "supported", "partly" (the claim adds
+# something material the abstract does not state) or "not_supported". By construction every `own`
+# item is true; read, many are conclusions that go beyond their abstract.
+READ = SETS / "verifier_pubmedqa_own_read.jsonl"
 KINDS = ["own", "other", "hard", "negated", "direction", "number", "swap"]
 
 
@@ -290,6 +294,19 @@ def main():
           f"partial >= {verify.PARTIAL}")
     table(f"PubMedQA set ({len(pqa)} items)", pqa, old, new, "kind", KINDS, "own")
     table("PubMedQA set by half", pqa, old, new, "half", ["calibration (even PMID)", "test (odd PMID)"], None)
+    readings = {(r["pmid"], r["claim"]): r["read"] for r in read(READ)}
+    if readings:
+        relabelled = []
+        for r in pqa:
+            r = dict(r)
+            if r["kind"] == "own":
+                verdict = readings.get((r["pmid"], r["claim"]), "unread")
+                r["kind"], r["label"] = f"own, read: {verdict}", verdict == "supported"
+            relabelled.append(r)
+        kinds = ["own, read: supported", "own, read: partly", "own, read: not_supported"] + KINDS[1:]
+        table(f"PubMedQA set with the own items labelled by reading ({READ.name}): positives are the own "
+              f"items read as supported; those read as partly or not supported are negatives", relabelled,
+              old, new, "kind", kinds, "own, read: supported")
     if model:
         mold, mnew = run(OldVerifier(embedder), model), run(verify.Verifier(embedder), model)
         models = list(dict.fromkeys(r["model"] for r in model))

@@ -162,7 +162,10 @@ class TransformersGenerator(Generator):
     def prompt_ids(self, messages: list[dict]):
         # Llama 3.2's template writes today's date into the system turn unless given one: a fixed date
         # keeps the same question's prompt, and so its greedy answer, the same on every day.
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+        # A last assistant message is the start of the reply, which the model continues.
+        primed = bool(messages) and messages[-1]["role"] == "assistant"
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=not primed,
+                                                  continue_final_message=primed, return_tensors="pt",
                                                   return_dict=True, date_string=PROMPT_DATE).to(self.device)
 
     @property

@@ -20,6 +20,17 @@ _ANSWER = re.compile(r"^\s*(?:\*\*)?\s*(?:answer|summary|conclusion)\s*(?:\*\*)?
 _STOP = re.compile(r"^\s*(?:#+\s*)?(?:references|bibliography|table\b|\*{3,}|-{3,}|question:)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[a-z0-9%)\]][.!?])\s+(?=[A-Z])")
 _HEADING = re.compile(r"^\s*(?:#+\s*|\*\*)?\s*(?:key\s+)?(?:findings?|points?|evidence)\s*:?\s*(?:\*\*)?\s*$", re.I)
+# Lines that say nothing of the evidence: a template placeholder filled in literally ("<three
+# sentences>"), a passage's header copied from the prompt ("Title (2010), p. 2, Results"), the
+# refusal sentinel after findings were given.
+_PLACEHOLDER = re.compile(r"^\W*<[^<>]{1,120}>\W*$")
+_HEADER_ECHO = re.compile(r"^.{3,300}\((?:19|20)\d\d\),\s*(?:pp?\.\s*\d+|abstract)(?:[-–]\d+)?(?:,\s*[\w ,&-]{1,60})?\s*$",
+                          re.IGNORECASE)
+
+
+def _says_nothing(line: str) -> bool:
+    text = line.strip()
+    return bool(_PLACEHOLDER.match(text) or _HEADER_ECHO.match(text) or SENTINEL.lower() in text.lower())
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,9 @@ def parse_reply(reply: str) -> ParsedReply:
             continue
         if _ANSWER.match(line):
             answer = citations_in(_ANSWER.sub("", line))[0]
+            answer = "" if _says_nothing(answer) else answer
+            continue
+        if _says_nothing(_BULLET.sub("", citations_in(line)[0])):
             continue
         clean, numbers = citations_in(_BULLET.sub("", line))
         if not clean and numbers and findings:

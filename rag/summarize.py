@@ -10,7 +10,7 @@ from .extractive import extract
 from .generate import Generator
 from .pack import Evidence, pack, passages_block
 from .parse import parse_reply
-from .prompts import SENTINEL, SYSTEM, USER
+from .prompts import PRIMER, SENTINEL, SYSTEM, USER
 from .records import Hit
 from .rerank import Reranker
 from .retrieve import Filters, search
@@ -43,7 +43,8 @@ class SummarizeOptions:
 
 def messages_for(query: str, passages: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": USER.format(question=query, passages=passages, sentinel=SENTINEL)}]
+            {"role": "user",
+             "content": USER.format(question=query, passages=passages, sentinel=SENTINEL)}]
 
 
 def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
@@ -77,15 +78,19 @@ def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Gen
     timings["load_s"] = time.perf_counter() - t
     evidence = pack(hits, generator.count_tokens, options.context_tokens)
     messages = messages_for(query, passages_block(evidence))
+    if PRIMER:
+        messages.append({"role": "assistant", "content": PRIMER})  # the reply begins with it
     gen = generator.generate(messages, max_new_tokens=options.max_new_tokens, temperature=options.temperature,
                              seed=options.seed, on_text=on_text)
     timings.update(generate_s=gen.seconds, first_token_s=gen.first_token_seconds or 0.0,
                    tokens_per_s=gen.tokens_per_second, prompt_tokens=gen.prompt_tokens, new_tokens=gen.new_tokens)
-    summary = Summary(query, "ok", evidence=evidence, model=generator.name, note=generator.note, raw=gen.text,
+    said = gen.text.lstrip()
+    reply = said if said[:len(PRIMER)].lower() == PRIMER.lower() else f"{PRIMER} {said}".strip()
+    summary = Summary(query, "ok", evidence=evidence, model=generator.name, note=generator.note, raw=reply,
                       stopped=getattr(gen, "stopped", None))
 
     t = time.perf_counter()
-    parsed = parse_reply(gen.text)
+    parsed = parse_reply(reply)
     if parsed.insufficient:
         summary.status = "insufficient_evidence"
         summary.reason = "The model found no answer in the passages retrieved."

@@ -494,12 +494,17 @@ _AIM = re.compile(
     r"(?:whether|if|how|the|which|what)\b|"
     r"(?:we\s+)?conducted\s+(?:this|the|a|our)\s+(?:\w+\s+)?(?:study|trial|analysis|survey|review)\s+to\b|"
     r"(?:it\s+)?(?:is|remains|was)\s+(?:still\s+)?(?:unknown|unclear|not\s+known|uncertain|controversial)\s+"
-    r"(?:whether|if|how)\b)", re.IGNORECASE)
+    r"(?:whether|if|how)\b|"
+    r"in\s+(?:this|the\s+present|the\s+current|our)\s+(?:\w+\s+)?(?:study|paper|article|work|trial|analysis|"
+    r"report|investigation|survey),?\s+we\s+(?:assess|evaluat|investigat|examin|stud|compar|analy[sz]|explor|"
+    r"determin|describ|report|present|review|measur|test)\w*\b)", re.IGNORECASE)
 
 
 def is_aim(sentence: str) -> bool:
     """Does a sentence of a passage state an aim or a question rather than something found or known?"""
-    return bool(_AIM.search(sentence)) or sentence.rstrip(" )\"'").endswith("?")
+    if sentence.rstrip(" )\"'").endswith("?"):
+        return True
+    return bool(_AIM.search(sentence)) and not _FINDING.search(sentence)
 
 
 class Verifier:
@@ -548,6 +553,20 @@ class Verifier:
         return float(np.max(vectors @ self._vectors([claim])[0]))
 
     def check(self, claim: str, passage: str) -> Support:
+        """The verdict on `claim` against `passage`. A claim of several sentences is supported only
+        when each of its sentences is: a quote of one or two sentences cannot vouch for more."""
+        whole = self._check(claim, passage)
+        parts = [claim[s:e] for s, e in sentence_spans(claim)]
+        if len(parts) < 2 or whole.verdict != "supported":
+            return whole
+        order = {"supported": 0, "partial": 1, "unsupported": 2}
+        worst = max((self._check(part, passage) for part in parts), key=lambda v: order[v.verdict])
+        if worst.verdict == "supported":
+            return whole
+        return Support(whole.score, worst.missing, worst.verdict, worst.quote,
+                       f"one sentence of the claim: {worst.reason}", worst.coverage)
+
+    def _check(self, claim: str, passage: str) -> Support:
         units, vectors, singles = self.units(passage)
         sims = vectors @ self._vectors([claim])[0]
         score = float(np.max(sims))

@@ -356,6 +356,16 @@ def test_llama_prompt_follows_the_chat_template(llama, llama_tokenizer):
     assert "Cutting Knowledge Date" in text and DVT in text and "careful medical research assistant" in text
 
 
+def test_llama_reply_begun_for_the_model_is_continued_not_closed(llama, llama_tokenizer):
+    from rag.prompts import PRIMER
+    plain = llama.prompt_ids(messages_for(DVT, PASSAGE))["input_ids"][0].tolist()
+    primed = llama.prompt_ids(messages_for(DVT, PASSAGE) + [{"role": "assistant", "content": PRIMER}])
+    primed = primed["input_ids"][0].tolist()
+    assert primed[:len(plain)] == plain  # the same prompt, then the start of the reply
+    assert primed[len(plain):] == llama_tokenizer.encode(PRIMER, add_special_tokens=False)
+    assert primed.count(EOT) == 2  # the assistant turn is left open
+
+
 def test_llama_reply_stops_at_end_of_turn(llama):
     assert EOT in llama.stop_ids
     g = llama.generate(messages_for(DVT, PASSAGE), max_new_tokens=40)

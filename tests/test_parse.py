@@ -53,3 +53,18 @@ def test_sentinel_and_empty_replies(reply):
 def test_echoed_question_gives_no_findings():
     p = parse_reply("What complications follow DVT prophylaxis in trauma patients?")
     assert p.findings == ()
+
+
+def test_placeholders_header_echoes_and_a_late_sentinel_are_not_findings():
+    reply = """Answer: <one sentence>
+Key findings:
+<three sentences>
+Patient Experiences of Structured Heart Failure Programmes (2010), p. 2, Results
+- Radiotherapy before surgery lowered local recurrence [2].
+- <level two evidence supporting the use of heparin>
+Insufficient evidence."""
+    parsed = parse_reply(reply)
+    assert [f.text for f in parsed.findings] == ["Radiotherapy before surgery lowered local recurrence."]
+    assert parsed.findings[0].numbers == (2,)
+    assert parsed.answer == "Radiotherapy before surgery lowered local recurrence."
+    assert not parsed.insufficient

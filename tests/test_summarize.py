@@ -9,6 +9,7 @@ from rag.cli import app
 from rag.generate import Generation, Generator
 from rag.pack import cut_to_budget, pack
 from rag.records import Hit
+from rag.prompts import PRIMER
 from rag.summarize import summarize
 from rag.verify import Verifier, missing_terms
 
@@ -58,7 +59,9 @@ class ScriptedGenerator(Generator):
 
     def generate(self, messages, **kwargs):
         self.calls += 1
-        assert "Passages:" in messages[-1]["content"] and DVT in messages[-1]["content"]
+        user = next(m["content"] for m in messages if m["role"] == "user")
+        assert "Passages:" in user and DVT in user
+        assert messages[-1] == {"role": "assistant", "content": PRIMER}  # the reply is begun for the model
         return Generation(self.reply, 20, 100, 0.1, 0.01)
 
 

@@ -142,3 +142,21 @@ def test_verdicts_and_reasons(embedder):
     assert off.verdict == "unsupported" and off.reason == "no content-word overlap"
     vague = v.check("Telephone counseling changed how nurses documented smoking cessation advice in clinics.", TRIAL)
     assert vague.verdict != "supported" and vague.reason.startswith(("coverage", "similarity"))
+
+
+def test_an_aim_in_this_paper_is_not_quotable_but_a_finding_is():
+    from rag.verify import is_aim
+    assert is_aim("AIM: In this paper, we assessed the influence of changes in atmospheric pressure on ruptures.")
+    assert is_aim("To evaluate whether heparin reduces thrombosis.")
+    assert not is_aim("In this study, we compared two regimens and found that heparin reduced thrombosis.")
+    assert not is_aim("Heparin reduced thrombosis in 12% of patients.")
+
+
+def test_a_claim_of_two_sentences_needs_both(embedder):
+    v = Verifier(embedder)
+    one = "Telephone counseling increased on-schedule mammography compared to usual care (71% vs 61%)."
+    assert v.check(one, TRIAL).verdict == "supported"
+    assert v._check(one + " Costs were lower with counseling.", TRIAL).verdict == "supported"  # as a whole
+    two = v.check(one + " Costs were lower with counseling.", TRIAL)
+    assert two.verdict == "unsupported" and two.reason.startswith("one sentence of the claim: polarity")
+    assert two.quote == "Costs were similar between the groups."
