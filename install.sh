@@ -2,8 +2,8 @@
 # Install medrag into ./.venv with the offline models; `./install.sh --test` adds the test tools.
 set -euo pipefail
 cd "$(dirname "$0")"
-extras="bench"
-[ "${1:-}" = "--test" ] && extras="test,bench"
+extras="bench,serve"
+[ "${1:-}" = "--test" ] && extras="test,bench,serve"
 # A venv left half-made by an interrupted install (no pip in it) is made again.
 .venv/bin/python -m pip --version >/dev/null 2>&1 || python3 -m venv --clear .venv
 py=.venv/bin/python

@@ -1,8 +1,8 @@
 """medrag: retrieval-augmented summaries of medical literature, every finding cited."""
 __version__ = "0.1.0"
 
-from .errors import (IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated, InvalidQuery, MedragError,  # noqa: E402
-                     MissingDependency, ModelUnavailable, ParseError)
+from .errors import (FetchError, IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated, InvalidQuery,  # noqa: E402
+                     MedragError, MissingDependency, ModelUnavailable, ParseError)
 from .library import Library  # noqa: E402
 from .pack import Evidence  # noqa: E402
 from .records import Chunk, Document, Hit, IndexReport  # noqa: E402
@@ -14,5 +14,5 @@ __all__ = [
     "Library", "Hits", "Hit", "Summary", "Finding", "Citation", "Reference", "Evidence", "Support",
     "Document", "Chunk", "IndexReport",
     "MedragError", "ParseError", "IndexNotFound", "IndexMismatch", "IndexOutdated", "IndexLocked", "InvalidQuery",
-    "ModelUnavailable", "MissingDependency", "__version__",
+    "ModelUnavailable", "MissingDependency", "FetchError", "__version__",
 ]

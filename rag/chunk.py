@@ -35,7 +35,7 @@ class Chunker:
         for page in doc.pages:
             page_starts.append(offset)
             offset += len(page.text) + 2  # the blank line that joins pages in Document.text
-        headings = _headings(text)
+        headings = list(doc.sections) or _headings(text)
         heading_offsets = [o for o, _ in headings]
         chunks = []
         for piece in self._splitter.create_documents([text]):

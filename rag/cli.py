@@ -15,6 +15,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Retrieval-augmented summaries of medical literature, every finding cited.")
 
 IndexOpt = typer.Option(None, "--index", "-i", help="Index folder [default: $MEDRAG_INDEX or indexes/default].")
+ServerOpt = typer.Option(None, "--server", envvar="MEDRAG_SERVER", show_envvar=True,
+                         help="Ask a running `medrag serve` at this URL instead of loading the models here.")
 
 
 def _fail(exc: Exception, code: int = 1):
@@ -121,17 +123,23 @@ def search(
     year_from: Optional[int] = typer.Option(None, help="Only documents from this year on."),
     year_to: Optional[int] = typer.Option(None, help="Only documents up to this year."),
     source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob, e.g. '*oncology*'."),
-    kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract or text."),
+    kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract, text or jats."),
     mmr: Optional[float] = typer.Option(None, help="Diversify with MMR; lambda in [0, 1], 1 = relevance only."),
     rerank: str = typer.Option("none", help="Second ranking stage: none, sentence-window or dense-window "
                                "(slow on a CPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the query and its hits."),
+    server: Optional[str] = ServerOpt,
 ):
     """Find the passages that best answer a query."""
+    options = dict(mode=mode, max_per_doc=max_per_doc, year_from=year_from, year_to=year_to, source=source,
+                   kind=kind, mmr=mmr, rerank=rerank)
     try:
-        hits = _library(index).search(query, k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
-                                      year_to=year_to, source=source, kind=kind, mmr=mmr,
-                                      rerank=rerank)
+        if server:
+            from .client import Client, hits_from_dict
+
+            hits = hits_from_dict(Client(server).search(query, k=k, **options))
+        else:
+            hits = _library(index).search(query, k, **options)
     except MedragError as exc:
         _fail(exc)
     if as_json:
@@ -162,7 +170,7 @@ def summarize(
     year_from: Optional[int] = typer.Option(None, help="Only documents from this year on."),
     year_to: Optional[int] = typer.Option(None, help="Only documents up to this year."),
     source: Optional[str] = typer.Option(None, help="Only files whose path matches this glob."),
-    kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract or text."),
+    kind: Optional[str] = typer.Option(None, help="Only this document type: pdf, abstract, text or jats."),
     rerank: str = typer.Option("none", help="Second ranking stage: none, sentence-window or dense-window."),
     min_score: Optional[float] = typer.Option(None, help="Evidence threshold: below this best-passage similarity "
                                               "the answer is insufficient_evidence [default: 0.42, for all-MiniLM-L6-v2]."),
@@ -174,31 +182,67 @@ def summarize(
     dtype: Optional[str] = typer.Option(None, help="float32, bfloat16, float16 [default: bfloat16 on CUDA, else float32]."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the Markdown (or JSON with --json) here."),
+    server: Optional[str] = ServerOpt,
 ):
     """Key findings on a question, each cited to the paper, page and passage that supports it."""
     stream = sys.stderr.isatty() and not as_json
     on_text = (lambda t: typer.echo(t, err=True, nl=False)) if stream else None
     try:
-        lib = _library(index, device=device)
-        result = lib.summarize(query, model=model, k=k, mode=mode, max_per_doc=max_per_doc,
-                               year_from=year_from, year_to=year_to, source=source, kind=kind, min_score=min_score,
-                               context_tokens=context_tokens, max_new_tokens=max_new_tokens,
-                               temperature=temperature, seed=seed, dtype=dtype, rerank=rerank, on_text=on_text)
+        if server:
+            from .client import Client
+
+            result, exports = Client(server).summarize(
+                query, on_text, model=model, k=k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
+                year_to=year_to, source=source, kind=kind, min_score=min_score, context_tokens=context_tokens,
+                max_new_tokens=max_new_tokens, rerank=rerank)
+            raw, note = result["raw"], result["note"]
+            text = json.dumps(result, indent=2, ensure_ascii=False) if as_json else exports["markdown"]
+        else:
+            lib = _library(index, device=device)
+            result = lib.summarize(query, model=model, k=k, mode=mode, max_per_doc=max_per_doc,
+                                   year_from=year_from, year_to=year_to, source=source, kind=kind, min_score=min_score,
+                                   context_tokens=context_tokens, max_new_tokens=max_new_tokens,
+                                   temperature=temperature, seed=seed, dtype=dtype, rerank=rerank, on_text=on_text)
+            raw, note = result.raw, result.note
+            text = result.to_json() if as_json else result.to_markdown()
     except MedragError as exc:
         _fail(exc)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    if stream and result.raw:
+    if stream and raw:
         typer.echo("\n" + "─" * 60, err=True)
-    if result.note:
-        typer.echo(f"medrag: note: {result.note}", err=True)
-    text = result.to_json() if as_json else result.to_markdown()
+    if note:
+        typer.echo(f"medrag: note: {note}", err=True)
     typer.echo(text)
     if out:
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             _fail(f"{out}: cannot write ({exc.strerror})")
+
+
+@app.command()
+def serve(
+    index: Optional[Path] = IndexOpt,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on; anything but 127.0.0.1 lets other "
+                             "machines in (medrag has no login: see the README)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Summarizer for requests that name none "
+                                        "[default: $MEDRAG_MODEL or auto]."),
+    queue: int = typer.Option(4, help="Summaries that may wait for a busy model; more are refused with 503."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ... [default: cuda when present]."),
+):
+    """Serve the index as a web page and a JSON API, with the models loaded once."""
+    from .server import serve as run_server
+
+    if host != "127.0.0.1":
+        typer.echo(f"medrag: warning: listening on {host}: anyone who can reach it can query the index and "
+                   "read its PDFs", err=True)
+    typer.echo(f"medrag: serving {index or config.default_index()} at http://{host}:{port}", err=True)
+    try:
+        run_server(_library(index, device=device), host=host, port=port, queue_size=queue, model=model)
+    except MedragError as exc:
+        _fail(exc)
 
 
 @app.command(name="eval")
@@ -225,6 +269,84 @@ def evaluate_cmd(
     for s in scores:
         typer.echo(f"{s.mode:<8} {s.queries:>7} {s.recall[1]:>6.3f} {s.recall[5]:>6.3f} {s.recall[10]:>6.3f} "
                    f"{s.mrr10:>7.3f} {s.ndcg10:>8.3f}")
+
+
+corpus_app = typer.Typer(no_args_is_help=True, help="Bring literature in from PubMed and PubMed Central, "
+                         "as files `medrag index` reads.")
+app.add_typer(corpus_app, name="corpus")
+
+
+@corpus_app.command("fetch")
+def corpus_fetch(
+    pubmed: Optional[str] = typer.Option(None, "--pubmed", help="A PubMed query: its abstracts."),
+    pmids: Optional[str] = typer.Option(None, "--pmids", help="Abstracts by PMID: a file (one or more a line) or "
+                                        "a comma-separated list."),
+    dois: Optional[str] = typer.Option(None, "--dois", help="Abstracts by DOI (looked up in PubMed): a file or a "
+                                       "comma-separated list."),
+    pmc_oa: Optional[str] = typer.Option(None, "--pmc-oa", help="Open-access full texts (JATS) by PMCID: a file or "
+                                         "a comma-separated list."),
+    recipe: Optional[Path] = typer.Option(None, "--recipe", help="A recipe.json to rebuild (its IDs when it has "
+                                          "them, else its query)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to fetch into (with --recipe, by default "
+                                       "the recipe's folder)."),
+    max_records: int = typer.Option(200, "--max", help="Most records a --pubmed query brings in (at most 10,000)."),
+    fmt: str = typer.Option("xml", "--format", help="Abstracts as xml (PubMed XML) or medline (.nbib)."),
+    email: Optional[str] = typer.Option(None, envvar="NCBI_EMAIL", show_envvar=True,
+                                        help="Your e-mail, sent to NCBI as its usage policy asks."),
+    api_key: Optional[str] = typer.Option(None, envvar="NCBI_API_KEY", show_envvar=True,
+                                          help="NCBI API key: up to 10 requests a second instead of 3."),
+    tool: Optional[str] = typer.Option(None, envvar="NCBI_TOOL", show_envvar=True,
+                                       help="Tool name sent to NCBI (medrag when unset)."),
+    eutils_url: Optional[str] = typer.Option(None, envvar="MEDRAG_EUTILS_URL", show_envvar=True,
+                                             help="E-utilities base URL, for a mirror, proxy or test server "
+                                             "(NCBI's when unset)."),
+    retries: int = typer.Option(5, help="Tries per request before giving up."),
+    timeout: float = typer.Option(60.0, help="Seconds to wait for a reply."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's report as one JSON object."),
+):
+    """Fetch abstracts (by query, PMID or DOI) or open-access full texts (by PMCID) into a folder, resumably."""
+    from .corpus import EUtils, Recipe, fetch_corpus, read_ids
+
+    given = [name for name, v in (("--pubmed", pubmed), ("--pmids", pmids), ("--dois", dois),
+                                  ("--pmc-oa", pmc_oa), ("--recipe", recipe)) if v]
+    if len(given) != 1:
+        _fail("give one of --pubmed, --pmids, --dois, --pmc-oa or --recipe" +
+              (f" (not {' and '.join(given)})" if given else ""), 2)
+    try:
+        if recipe:
+            wanted = Recipe.load(recipe)
+            out = out or recipe.parent
+        elif pmc_oa:
+            wanted = Recipe(database="pmc", ids=tuple(read_ids(pmc_oa)))
+        else:
+            wanted = Recipe(query=pubmed, ids=tuple(read_ids(pmids)) if pmids else (),
+                            dois=tuple(read_ids(dois)) if dois else (), max=max_records if pubmed else None, format=fmt)
+        if out is None:
+            _fail("say where to fetch to with --out", 2)
+        client = EUtils(eutils_url, email=email, api_key=api_key, tool=tool, retries=retries, timeout=timeout)
+        if not client.email and not as_json:
+            typer.echo("medrag: note: NCBI asks for a contact e-mail (--email or NCBI_EMAIL)", err=True)
+        progress = sys.stderr.isatty() and not as_json
+        report = fetch_corpus(wanted, out, client=client, on_batch=(lambda b: typer.echo(
+            f"  batch {b.number}/{b.total}: {b.records} records" + (f" in {b.file}" if b.file else "") +
+            (f", {b.missing} not found" if b.missing else ""), err=True)) if progress else None)
+    except MedragError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail("interrupted; every batch finished before the interruption is kept, and the next run fetches "
+              "only the rest", 130)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    source = f"query {report.query!r}" if report.query else f"{report.requested} IDs"
+    typer.echo(f"corpus {report.folder}  ({report.database}, {source})")
+    typer.echo(f"  records {report.requested:>6}   fetched {report.fetched:>5}   already on disk {report.on_disk:>5}"
+               f"   not found {len(report.missing):>4}   files {len(report.files)}   requests {report.requests}")
+    for label, ids in (("not found", report.missing), (f"DOIs not in {report.database}", report.dois_not_found),
+                       ("without full text (the publisher allows only the abstract)", report.no_full_text)):
+        if ids:
+            typer.echo(f"  {label}: {', '.join(ids[:20])}{' …' if len(ids) > 20 else ''}", err=True)
+    typer.echo(f"next: medrag index {report.folder}")
 
 
 def main():  # pragma: no cover

@@ -9,6 +9,7 @@ from .embed import DEFAULT_EMBEDDER
 DEFAULT_MODEL = "auto"  # Llama 3.2 1B Instruct when it is on this machine, else the extractive summarizer
 CHUNK_TOKENS = 250
 CHUNK_OVERLAP = 40
+EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"  # NCBI E-utilities, for `medrag corpus fetch`
 
 
 def default_index() -> Path:
@@ -27,3 +28,19 @@ def default_model() -> str:
 
 def default_device() -> str | None:
     return os.environ.get("MEDRAG_DEVICE") or None
+
+
+def eutils_url() -> str:
+    return os.environ.get("MEDRAG_EUTILS_URL") or EUTILS_URL
+
+
+def ncbi_email() -> str | None:
+    return os.environ.get("NCBI_EMAIL") or None
+
+
+def ncbi_api_key() -> str | None:
+    return os.environ.get("NCBI_API_KEY") or None
+
+
+def ncbi_tool() -> str:
+    return os.environ.get("NCBI_TOOL") or "medrag"

@@ -40,3 +40,12 @@ class ModelUnavailable(MedragError):
 
 class MissingDependency(MedragError):
     """An optional package is needed for this feature."""
+
+
+class FetchError(MedragError):
+    """Literature could not be fetched: the service kept failing, refused the request, or the
+    recipe or output folder cannot be used."""
+
+
+class ServerError(MedragError):
+    """A medrag server (`--server`, MEDRAG_SERVER) could not be reached or refused the request."""

@@ -57,12 +57,33 @@ class Library:
         self.index_type = index_type
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
-        if (self.path / "manifest.json").exists():
+        self._manifest_stamp = self._stamp()
+        if self._manifest_stamp is not None:
             try:
                 self._index = Index(self.path, embedder=self._requested_embedder)
             except IndexOutdated as exc:
                 self._outdated = exc  # raised on first use, so that upgrade() can still open it
 
+
+    def _stamp(self) -> int | None:
+        try:
+            return (self.path / "manifest.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def refresh(self) -> bool:
+        """Reopen the index if its manifest changed since it was opened (another process indexed into
+        it), so that a long-lived Library such as `medrag serve` sees new documents. Returns whether it
+        reopened. Calls already running keep the index they started with."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._manifest_stamp:
+            return False
+        try:
+            index = Index(self.path, embedder=self._requested_embedder)
+        except IndexOutdated as exc:
+            self._outdated, index = exc, None
+        self._index, self._manifest_stamp = index, stamp
+        return True
 
     def __repr__(self) -> str:
         if self._index is None:

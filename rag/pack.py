@@ -44,8 +44,10 @@ def _near_duplicate(a: str, b: str) -> bool:
 
 
 def render_passage(number: int, hit: Hit, text: str) -> str:
-    section = f", {hit.section}" if hit.section else ""
-    return PASSAGE.format(number=number, title=hit.title, year=hit.year or "n.d.", pages=hit.pages,
+    pages, section = hit.pages, (f", {hit.section}" if hit.section else "")
+    if not pages:  # a source without page numbers (JATS): the section says where the passage is
+        pages, section = hit.section or "full text", ""
+    return PASSAGE.format(number=number, title=hit.title, year=hit.year or "n.d.", pages=pages,
                           section=section, text=text)
 
 

@@ -15,7 +15,7 @@ class Document:
     """One paper or abstract as parsed, before chunking."""
 
     source: str  # path of the file it came from
-    kind: str  # "pdf", "abstract" or "text"
+    kind: str  # "pdf", "abstract", "text" or "jats" (a JATS full text, without pages)
     pages: tuple[Page, ...]
     title: str = ""
     authors: tuple[str, ...] = ()
@@ -26,6 +26,9 @@ class Document:
     record: str | None = None  # position of the record inside a multi-record file
     references: tuple[str, ...] = ()  # reference list of a paper, kept out of the chunks
     page_count: int | None = None  # pages in the source file (PDFs), reference pages included
+    # (offset into `text`, section name or None) where each section starts, for sources that mark
+    # their sections (JATS); other documents' sections are found from their headings when chunked.
+    sections: tuple[tuple[int, str | None], ...] = ()
 
     @property
     def text(self) -> str:
@@ -58,6 +61,11 @@ def pages_label(start: int, end: int) -> str:
     return f"p. {start}" if start == end else f"pp. {start}-{end}"
 
 
+# Document kinds whose sources have no page numbers (their one page is numbered 1 only so that
+# every passage has a page span): a citation to them names the section instead.
+PAGELESS_KINDS = frozenset({"jats"})
+
+
 @dataclass(frozen=True)
 class Hit:
     """One retrieved passage with its document's metadata."""
@@ -82,7 +90,13 @@ class Hit:
 
     @property
     def pages(self) -> str:
-        return pages_label(self.page_start, self.page_end)
+        """The page label ("p. 3", "pp. 3-4"); empty for a source without page numbers."""
+        return "" if self.kind in PAGELESS_KINDS else pages_label(self.page_start, self.page_end)
+
+    @property
+    def where(self) -> str:
+        """Where the passage sits in its paper: "p. 3, Methods", "p. 3", or the section alone."""
+        return ", ".join(x for x in (self.pages, self.section) if x)
 
     def to_dict(self) -> dict:
         return {

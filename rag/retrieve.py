@@ -14,7 +14,7 @@ from .rerank import Reranker
 from .store import Index
 
 MODES = ("dense", "lexical", "hybrid")
-KINDS = ("pdf", "abstract", "text")
+KINDS = ("pdf", "abstract", "text", "jats")
 RRF_K = 60  # the constant of Cormack et al. (2009); ranks matter more than raw scores
 # BM25 weights of a passage's context line (title and section) and of its own text.
 CONTEXT_WEIGHT = 0.5
@@ -37,7 +37,7 @@ class Filters:
     year_from: int | None = None
     year_to: int | None = None
     source: str | None = None  # glob over the file path, e.g. "*oncology*" or "*.pdf"
-    kind: str | None = None  # pdf, abstract or text
+    kind: str | None = None  # pdf, abstract, text or jats
 
     def __post_init__(self):
         if self.kind is not None and self.kind not in KINDS:

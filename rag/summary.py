@@ -33,6 +33,16 @@ class Citation:
     def page(self) -> str:
         return self.passage.hit.pages
 
+    @property
+    def where(self) -> str:
+        """The page and section ("p. 3, Methods"), or the section alone for a source without pages."""
+        return self.passage.hit.where
+
+    @property
+    def place(self) -> str:
+        """The page; for a source without pages (JATS), the section ("" when it has none)."""
+        return self.page or self.passage.hit.section or ""
+
     def to_dict(self) -> dict:
         h = self.passage.hit
         return {"reference": self.reference, "evidence": self.passage.number, "doc_id": h.doc_id,
@@ -132,11 +142,11 @@ class Summary:
         for f in self.findings:
             lines.append(f"- {f.text} {''.join(c.mark for c in f.citations)}")
             for c in f.citations:
-                where = c.page + (f", {c.passage.hit.section}" if c.passage.hit.section else "")
+                cited = f"{c.mark} {c.where}" if c.where else c.mark
                 if c.quote == " ".join(f.text.split()):  # an extractive finding is its own quote
-                    lines.append(f"  > {c.mark} {where}: the paper's own sentence, verbatim")
+                    lines.append(f"  > {cited}: the paper's own sentence, verbatim")
                 else:
-                    lines.append(f"  > {c.mark} {where}: “{_clip(c.quote)}”")
+                    lines.append(f"  > {cited}: “{_clip(c.quote)}”")
         lines += ["", "**References**", ""]
         lines += [f"{r.number}. {r.label}" for r in self.references]
         lines += ["", self._footer()]
@@ -173,9 +183,10 @@ class Summary:
         items = "".join(
             "<li>" + html.escape(f.text) + " " + "".join(
                 f'<details style="display:inline"><summary style="display:inline;cursor:pointer" '
-                f'title="{html.escape(c.page)}: {html.escape(_clip(c.quote))}">{html.escape(c.mark)}</summary>'
+                f'title="{html.escape(c.place)}: {html.escape(_clip(c.quote))}">{html.escape(c.mark)}</summary>'
                 f'<blockquote>{html.escape(c.quote)} <i>(<a href="#medrag-ref-{c.reference}">'
-                f'{html.escape(c.passage.hit.title[:80])}</a>, {html.escape(c.page)})</i></blockquote></details>'
+                f'{html.escape(c.passage.hit.title[:80])}</a>{", " + html.escape(c.place) if c.place else ""})</i>'
+                f'</blockquote></details>'
                 for c in f.citations) + "</li>" for f in self.findings)
         refs = "".join(f'<li id="medrag-ref-{r.number}" value="{r.number}">{html.escape(r.label)}</li>'
                        for r in self.references)
@@ -194,8 +205,8 @@ class Summary:
         return out
 
     def _cited_pages(self, reference: Reference) -> str:
-        pages = dict.fromkeys(c.page for c in self.citations if c.reference == reference.number)
-        return ", ".join(pages) or reference.passage.hit.pages
+        pages = dict.fromkeys(c.place for c in self.citations if c.reference == reference.number)
+        return ", ".join(p for p in pages if p) or reference.passage.hit.pages or "full text"
 
     def to_bibtex(self) -> str:
         """The cited papers as BibTeX entries, one per document."""

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from ..errors import ParseError
 from ..records import Document, Page
-from . import abstracts
+from . import abstracts, jats
 from .pdf import read_pdf
 
-SUFFIXES = {".pdf", ".txt", ".md", ".nbib", ".medline", ".xml", ".ris", ".bib", ".jsonl", ".csv"}
+SUFFIXES = {".pdf", ".txt", ".md", ".nbib", ".medline", ".xml", ".nxml", ".ris", ".bib", ".jsonl", ".csv"}
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,13 @@ def load(path: Path, limits: Limits = Limits()) -> tuple[list[Document], list[Pa
     head = text.lstrip()[:2000]
     if suffix in (".nbib", ".medline") or (suffix == ".txt" and head.startswith("PMID-")):
         return abstracts.read_medline(path, text)
-    if suffix == ".xml":
-        if "<PubmedArticleSet" not in head and "<PubmedArticle" not in head:
-            raise ParseError(path, "XML that is not a PubMed export (no <PubmedArticleSet>)")
-        return abstracts.read_pubmed_xml(path, text)
+    if suffix in (".xml", ".nxml"):
+        if "<PubmedArticleSet" in head or "<PubmedArticle" in head:
+            return abstracts.read_pubmed_xml(path, text)
+        if jats.looks_like_jats(head):
+            return jats.read_jats(path, text)
+        raise ParseError(path, "XML that is not a PubMed export (no <PubmedArticleSet>) nor a JATS "
+                               "article (no <article> or <pmc-articleset>)")
     if suffix == ".ris":
         return abstracts.read_ris(path, text)
     if suffix == ".bib":

@@ -93,15 +93,20 @@ def read_medline(path: Path, text: str) -> Records:
     return _collect(path, rows())
 
 
-def read_pubmed_xml(path: Path, text: str) -> Records:
+def parse_xml(path: Path, text: str):
+    """The XML's root element; a file that declares entities (a billion-laughs bomb) is refused."""
     import xml.etree.ElementTree as ET
 
     if "<!ENTITY" in text:
         raise ParseError(path, "XML with entity declarations is refused")
     try:
-        root = ET.fromstring(text)
+        return ET.fromstring(text)
     except ET.ParseError as exc:
         raise ParseError(path, f"malformed XML ({exc})") from None
+
+
+def read_pubmed_xml(path: Path, text: str) -> Records:
+    root = parse_xml(path, text)
 
     def alltext(el) -> str:
         return " ".join("".join(el.itertext()).split()) if el is not None else ""
