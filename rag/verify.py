@@ -31,6 +31,9 @@ INFERRED = 0.60
 # Share of the claim's content words the passage must hold (stemmed) for `supported`.
 COVERAGE = 0.55
 TOP_SENTENCES = 3
+# A claim its best quote does not confirm may be confirmed by one of the next best units, this close.
+ALTERNATIVES = 6
+ALT_CLOSE = 0.15
 CLOSE = 0.15
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?=%|\b)")
@@ -132,6 +135,9 @@ _NULL = re.compile(r"\bno (?:statistically )?significant(?:ly)? (?:differen|chan
                    r"\b(?:similar|comparable|equivalent|equal)(?:ly)?\s+(?:between|in\s+(?:both|all|the\s+two)|across|among|for\s+(?:both|all))\b|"
                    r"\bwithout\s+(?:\w+\s+){0,2}differences?\b|\b(?:unchanged|unaffected)\b|\bnon-?significant|"
                    r"\binsignificant", re.IGNORECASE)
+_P_NULL = re.compile(r"\bp\s*(?:=|>|≥|>=)\s*0?\.(?:0[5-9]|[1-9])\d*|\bp\s*(?:=|>)\s*(?:ns|n\.s\.)|\(ns\)",
+                     re.IGNORECASE)
+_P_SIGNIFICANT = re.compile(r"\bp\s*(?:<|≤|<=)\s*0?\.0|\bp\s*=\s*0?\.0[0-4]", re.IGNORECASE)
 _SUFFIXES = sorted("""ational izations ization fulness iveness ousness ements ements ments ement ment ations ation
 ities ility ically ical ings ing edly ied ies ions ion ness able ible ally ful ous ive ity ism ists ist ants ant ance
 ence ents ent ers er ed ly es s al ic e y""".split(), key=len, reverse=True)
@@ -192,6 +198,9 @@ class Polarity:
     denied: frozenset[tuple[str, int, str]] = frozenset()  # directions inside a negation's scope
     # each direction outside a negation's scope with the content stems next to it (two before, three after)
     contexts: tuple[tuple[str, int, str, frozenset[str]], ...] = ()
+    # a null result given by its p-value alone ("(p = 0.41)"): it confirms a claim of no effect, but
+    # is not taken to contradict a claimed difference (the p-value may belong to another comparison)
+    p_null: str | None = None
 
     @property
     def negated_stems(self) -> frozenset[str]:
@@ -246,8 +255,11 @@ def polarity(text: str) -> Polarity:
         after = [stem(w) for w in toks[i + 1:i + 7] if _is_content(w) and not _direction(w)][:3]
         contexts.append((d[0], d[1], t, frozenset(before + after)))
     m = _NULL.search(text)
+    # A null result given as numbers alone: "(p = 0.779)", "P>0.05", with no significant p beside it.
+    p = _P_NULL.search(text)
+    p_null = p.group() if p and not _P_SIGNIFICANT.search(text) else None
     return Polarity(tuple(negated), frozenset(affirmed), frozenset(directions), m.group() if m else None,
-                    frozenset(denied), tuple(contexts))
+                    frozenset(denied), tuple(contexts), p_null)
 
 
 def _needed(scope: frozenset[str], strong: bool) -> int:
@@ -357,14 +369,35 @@ def unconfirmed(claim: str, quote: str, passage: str) -> str | None:
     that says 'increased' needs the quote to go up too."""
     c, q, p = polarity(claim), polarity(quote), polarity(passage)
     for phrase, scope, strong in c.negated:
-        if strong and not (scope & (q.negated_stems | p.negated_stems)) and not q.null and not p.null:
+        if strong and not (scope & (q.negated_stems | p.negated_stems)) and not q.null and not p.null \
+                and not q.p_null:
             return f"negation: claim says '{phrase}', passage does not say so"
-    if c.null and not (q.null or p.null or q.negated or p.negated):
+    if c.null and not (q.null or p.null or q.negated or p.negated or q.p_null):
         return f"negation: claim says '{c.null.lower()}', passage does not say so"
     for fam, sign, word in sorted(c.directions):
         if fam != "sign" and c.signs(fam) == {sign} and sign not in q.signs(fam) and sign not in p.signs(fam):
             return f"direction: claim says {word}, passage does not"
     return None
+
+
+def _confirms(claim: str, text: str) -> bool:
+    """Does `text` state the claim's own negation or direction, about the same things? A claim
+    that negates ("did not reduce mortality") needs a negation or a null result whose scope shares
+    a word with the claim's; one that asserts a direction ("lower mortality") needs the same
+    direction next to a word of the claim's."""
+    c, q = polarity(claim), polarity(text)
+    c_negated = [scope for _, scope, strong in c.negated if strong]
+    if c_negated or c.null:
+        null = q.null or q.p_null
+        if not (null or any(strong for _, _, strong in q.negated)):
+            return False
+        want = frozenset().union(*c_negated) if c_negated else frozenset()
+        return bool(want & q.negated_stems) or bool(null and (c.null or want & q.affirmed))
+    directions = [(f, s, ctx) for f, s, _, ctx in c.contexts if f != "sign"]
+    if not directions:
+        return False
+    return all(any(f == g and s == t and (not ctx or ctx & k) for g, t, _, k in q.contexts)
+               for f, s, ctx in directions)
 
 
 # ---- statements about the paper, not the evidence ---------------------------------------------------
@@ -566,17 +599,24 @@ class Verifier:
         return Support(whole.score, worst.missing, worst.verdict, worst.quote,
                        f"one sentence of the claim: {worst.reason}", worst.coverage)
 
+    def _confirming_unit(self, claim, passage, units, sims, score, values) -> int | None:
+        for i in sorted(range(len(units)), key=lambda k: -values[k])[:ALTERNATIVES]:
+            if sims[i] < score - ALT_CLOSE:
+                continue
+            text = passage[slice(*units[i])]
+            if _confirms(claim, text) and not polarity_conflict(claim, text) and not unconfirmed(claim, text, text):
+                return i
+        return None
+
     def _check(self, claim: str, passage: str) -> Support:
         units, vectors, singles = self.units(passage)
         sims = vectors @ self._vectors([claim])[0]
         score = float(np.max(sims))
         # The quote: the sentence, or two adjacent sentences, closest in meaning and in words; a
         # pair must do clearly better than its best sentence.
-        best, best_value = 0, -9.0
-        for i, (s, e) in enumerate(units):
-            value = float(sims[i]) + 0.3 * coverage(claim, passage[s:e])[0] - (0.04 if i >= singles else 0.0)
-            if value > best_value:
-                best, best_value = i, value
+        values = [float(sims[i]) + 0.3 * coverage(claim, passage[s:e])[0] - (0.04 if i >= singles else 0.0)
+                  for i, (s, e) in enumerate(units)]
+        best = int(np.argmax(values))
         quote = passage[slice(*units[best])]
         missing = missing_terms(claim, passage)
         cover, absent = coverage(claim, passage)
@@ -588,8 +628,19 @@ class Verifier:
             if conflict:
                 break
             conflict = polarity_conflict(claim, passage[slice(*units[i])], context)
+        # A quote that merely mentions what the claim negates ("risk factors were determined" for
+        # "X was not a risk factor") is no contradiction: only that it does not confirm the claim.
+        contradicted = conflict is not None and not conflict.endswith("passage does not")
         if not conflict:
             conflict = unconfirmed(claim, quote, passage)
+        if conflict and not contradicted:
+            # The quote does not contradict the claim but does not state its negation or direction
+            # either: another sentence of the passage, nearly as close, may state just what the
+            # claim says ("X did not reduce Y" against "X did not significantly reduce Y (p = 0.4)"),
+            # and it becomes the quote. A contradiction is never outvoted.
+            alternative = self._confirming_unit(claim, passage, units[:singles], sims, score, values)
+            if alternative is not None:
+                quote, conflict = passage[slice(*units[alternative])], None
         verdict, reason = verdict_for(score, missing, cover, conflict, absent)
         return Support(round(score, 4), missing, verdict, quote, reason, round(cover, 4))
 

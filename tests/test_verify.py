@@ -160,3 +160,16 @@ def test_a_claim_of_two_sentences_needs_both(embedder):
     two = v.check(one + " Costs were lower with counseling.", TRIAL)
     assert two.verdict == "unsupported" and two.reason.startswith("one sentence of the claim: polarity")
     assert two.quote == "Costs were similar between the groups."
+
+
+def test_a_null_result_given_by_its_p_value_confirms_a_claim_of_no_difference(embedder):
+    v = Verifier(embedder)
+    passage = ("We enrolled 120 preterm infants, small or appropriate for their gestational age. Retinopathy occurred "
+               "in 12% of small and 15% of appropriate infants (p = 0.62). Transfusions were a risk factor for "
+               "retinopathy (p < 0.01).")
+    same = v.check("Retinopathy did not differ between small and appropriate infants.", passage)
+    assert same.verdict == "supported" and same.quote.endswith("(p = 0.62).")
+    more = v.check("Retinopathy was more frequent in appropriate than in small infants.", passage)
+    assert more.verdict == "unsupported" and more.reason.startswith("direction")
+    denied = v.check("Transfusions were not a risk factor for retinopathy.", passage)
+    assert denied.verdict == "unsupported" and denied.reason.startswith("negation")
