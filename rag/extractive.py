@@ -14,7 +14,7 @@ import numpy as np
 from .embed import Embedder
 from .pack import Evidence
 from .query import dense_query
-from .verify import Support, is_meta_statement, sentence_spans
+from .verify import Support, is_aim, is_meta_statement, sentence_spans
 
 MAX_FINDINGS = 5
 MMR_LAMBDA = 0.7  # weight of relevance against novelty
@@ -29,6 +29,11 @@ _HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|res
                              r"findings|summary|objectives?|aims?)\s*[:.]?\s+(?=[A-Z])", re.IGNORECASE)
 _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviations|copyright|©|doi|http|"
                             r"funding|acknowledg|received|accepted|correspond)", re.IGNORECASE)
+# How the study was done, not what it found: search strategies, eligibility, data handling.
+_PROCEDURE = re.compile(r"^(?:(?:the\s+)?search\s+(?:terms?|strateg\w*|string)|(?:key\s*words?|mesh\s+terms)\b|"
+                        r"(?:the\s+)?(?:following\s+)?databases?\b|we\s+searched|(?:the\s+)?(?:inclusion|exclusion|"
+                        r"eligibility)\s+criteria|data\s+(?:were|was)\s+(?:extracted|collected|abstracted)|"
+                        r"statistical\s+analys[ie]s\b)|\b(?:PRISMA|MOOSE|STROBE|CONSORT)\b", re.IGNORECASE)
 
 
 def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
@@ -44,7 +49,8 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
             words = sentence.split()
             if _front_matter(sentence, e.hit.title):
                 continue
-            if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) and not is_meta_statement(sentence) \
+            if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) and not _PROCEDURE.search(sentence) \
+                    and not is_meta_statement(sentence) and not is_aim(sentence) \
                     and sum(c.isalpha() for c in sentence) > 0.6 * len(sentence):
                 out.append((e, sentence))
     return out

@@ -179,6 +179,11 @@ def test_extractive_summary_needs_no_generator(pdf_library):
     assert any("S118L" in f.text for f in s.findings)
     texts = [f.text for f in s.findings]
     assert len(texts) == len(set(texts))
+    from rag.verify import is_aim
+    dvt = pdf_library.summarize("Does heparin prophylaxis prevent deep vein thrombosis in trauma patients?",
+                                model="extractive")
+    assert dvt.findings and not any("Search terms" in f.text or "PRISMA" in f.text or is_aim(f.text)
+                                    for f in dvt.findings)  # how the review was done is not a finding
     assert pdf_library.summarize("Who won the football world cup final?", model="extractive").status == \
         "insufficient_evidence"
     name, note = choose_model("auto")
