@@ -194,7 +194,7 @@ def summarize(
             result, exports = Client(server).summarize(
                 query, on_text, model=model, k=k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
                 year_to=year_to, source=source, kind=kind, min_score=min_score, context_tokens=context_tokens,
-                max_new_tokens=max_new_tokens, rerank=rerank)
+                max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, rerank=rerank)
             raw, note = result["raw"], result["note"]
             text = json.dumps(result, indent=2, ensure_ascii=False) if as_json else exports["markdown"]
         else:

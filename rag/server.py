@@ -94,32 +94,29 @@ def create_app(library, *, queue_size: int = 4, model: str | None = None,
     from .library import choose_model
     from .retrieve import check_query
 
-    class SearchRequest(BaseModel):
+    class Query(BaseModel):
+        """What a search and a summary both take: the query and how its passages are found."""
         query: str = Field(min_length=1, max_length=max_query_chars)
-        k: int = Field(10, ge=1, le=100)
         mode: str = "hybrid"
         max_per_doc: Optional[int] = None
         year_from: Optional[int] = None
         year_to: Optional[int] = None
         source: Optional[str] = Field(None, max_length=200)
         kind: Optional[str] = Field(None, max_length=20)
-        mmr: Optional[float] = None
         rerank: str = "none"
 
-    class SummarizeRequest(BaseModel):
-        query: str = Field(min_length=1, max_length=max_query_chars)
+    class SearchRequest(Query):
+        k: int = Field(10, ge=1, le=100)
+        mmr: Optional[float] = None
+
+    class SummarizeRequest(Query):
         model: Optional[str] = Field(None, max_length=200)
         k: int = Field(8, ge=1, le=50)
-        mode: str = "hybrid"
-        max_per_doc: Optional[int] = None
-        year_from: Optional[int] = None
-        year_to: Optional[int] = None
-        source: Optional[str] = Field(None, max_length=200)
-        kind: Optional[str] = Field(None, max_length=20)
         min_score: Optional[float] = None
         context_tokens: int = Field(1536, ge=64, le=8192)
         max_new_tokens: int = Field(384, ge=1, le=2048)
-        rerank: str = "none"
+        temperature: float = Field(0.0, ge=0.0, le=2.0)
+        seed: Optional[int] = None
         stream: bool = False  # server-sent events instead of one JSON object
 
     app = FastAPI(title="medrag", version=__version__, docs_url="/api/docs", redoc_url=None)
@@ -194,7 +191,7 @@ def create_app(library, *, queue_size: int = 4, model: str | None = None,
                 req.query, model=req.model or default_model, k=req.k, mode=req.mode, max_per_doc=req.max_per_doc,
                 year_from=req.year_from, year_to=req.year_to, source=req.source, kind=req.kind,
                 min_score=req.min_score, context_tokens=req.context_tokens, max_new_tokens=req.max_new_tokens,
-                rerank=req.rerank, on_text=on_text)
+                temperature=req.temperature, seed=req.seed, rerank=req.rerank, on_text=on_text)
 
         def start() -> asyncio.Task:
             began = time.monotonic()

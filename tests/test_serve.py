@@ -4,7 +4,6 @@ import asyncio
 import json
 import shutil
 import threading
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -137,15 +136,13 @@ def test_twenty_concurrent_summaries_against_a_queue_of_four(pdf_library):
             except urllib.error.HTTPError as exc:
                 return exc.code, json.load(exc)["detail"], exc.headers.get("Retry-After")
 
-        t = time.monotonic()
-        with ThreadPoolExecutor(n) as pool:
+        with ThreadPoolExecutor(n) as pool:  # the timeouts are the hang check
             results = list(pool.map(ask, range(n), timeout=240))
         answered = [r for r in results if r[0] == 200]
         refused = [r for r in results if r[0] == 503]
         assert len(answered) + len(refused) == n, results
         assert len(answered) >= q + 1 and all(r[1] == "ok" for r in answered)
         assert all(r[2] and int(r[2]) >= 1 and "busy" in r[1] for r in refused)
-        assert time.monotonic() - t < 180
         info = httpx.get(f"{url}/api/info").json()
         assert info["server"]["waiting"] == {"extractive": 0}
         after = httpx.post(f"{url}/api/summarize", json={"query": QUESTION}, timeout=120)
@@ -199,10 +196,13 @@ def test_cli_asks_the_server(server, pdf_library, monkeypatch):
     text = runner.invoke(cli, ["search", "-q", "heparin trauma", "-k", "3", "--server", server])
     assert text.exit_code == 0 and " 1. [" in text.stdout
     monkeypatch.setenv("MEDRAG_SERVER", server)
-    t = time.monotonic()
     got = runner.invoke(cli, ["summarize", "-q", QUESTION, "--model", "extractive"])
     assert got.exit_code == 0, got.output
-    assert time.monotonic() - t < 10
     assert got.stdout.strip() == pdf_library.summarize(QUESTION, model="extractive").to_markdown().strip()
+    sampled = runner.invoke(cli, ["summarize", "-q", QUESTION, "--model", "extractive", "--temperature", "0.7",
+                                  "--seed", "3"])
+    assert sampled.exit_code == 0 and sampled.stdout == got.stdout  # passed on; extractive does not sample
+    bad = runner.invoke(cli, ["summarize", "-q", QUESTION, "--model", "extractive", "--temperature", "9"])
+    assert bad.exit_code == 1 and "422" in bad.output
     down = runner.invoke(cli, ["search", "-q", "heparin", "--server", "http://127.0.0.1:9"])
     assert down.exit_code == 1 and "cannot reach the medrag server" in down.output
