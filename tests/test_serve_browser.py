@@ -11,6 +11,8 @@ from .serving import running_server
 
 QUESTION = "Does heparin prophylaxis prevent deep vein thrombosis in trauma patients?"
 OFF_TOPIC = "What is the best recipe for sourdough bread with a crisp crust?"
+# The README's picture of the page; a test run writes it only when asked (MEDRAG_SCREENSHOT=1), so
+# that running the tests leaves the checkout as it was.
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "serve.png"
 
 
@@ -78,7 +80,8 @@ def test_extractive_summary_with_citation_chips(page, server, pdf_library):
     assert href == f"/api/documents/{citation.passage.hit.doc_id}/file#page={citation.passage.hit.page_start}"
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOT))
+    shot = page.screenshot(path=str(SCREENSHOT) if os.environ.get("MEDRAG_SCREENSHOT") else None)
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
     pdf = page.request.get(server + href.split("#")[0])
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
 
