@@ -43,8 +43,7 @@ class SummarizeOptions:
 
 def messages_for(query: str, passages: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM},
-            {"role": "user",
-             "content": USER.format(question=query, passages=passages, sentinel=SENTINEL)}]
+            {"role": "user", "content": USER.format(question=query, passages=passages, sentinel=SENTINEL)}]
 
 
 def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
