@@ -1,5 +1,6 @@
-"""Query latency at 10k, 100k and 1M chunks, exact (flat) against approximate (HNSW), with the
-HNSW recall@10 against the exact result; and the cost of embedding the query itself.
+"""Query latency at 10k, 100k and 1M chunks, exact (flat) against approximate (HNSW) and compressed
+(IVF-PQ, its candidates rescored exactly as retrieval does), with recall@10 against the exact
+result and the index size per million vectors; and the cost of embedding the query itself.
 
 Vectors are synthetic for the large sizes, but shaped like real ones: each is a blend of two real
 passage embeddings (the shared PDFs and PubMedQA abstracts) plus noise, so they keep the low
@@ -7,7 +8,7 @@ intrinsic dimension of text embeddings. (Isotropic Gaussian vectors are the wors
 graph index and say little about real corpora; `--gaussian` measures that case too.) The
 query-embedding time and a full `Library.search` are measured on the real model and PDFs.
 
-    python bench/bench_search.py [--sizes 10000,100000,1000000] [--queries 200]
+    python bench/bench_search.py [--sizes 10000,100000,1000000] [--queries 200] [--kinds flat,hnsw,ivfpq]
 """
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 from common import DATA
 
 from rag.embed import load_embedder
+from rag.retrieve import RESCORE
 from rag.vectors import VectorIndex
 
 
@@ -32,6 +35,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--kinds", default="flat,hnsw,ivfpq", help="vector index types (flat always runs: "
+                        "it is the exact baseline)")
     parser.add_argument("--gaussian", action="store_true", help="isotropic Gaussian vectors instead")
     args = parser.parse_args()
     embedder = load_embedder()
@@ -56,7 +61,8 @@ def main():
         lib.index(DATA / "pdfs", pubmedqa_sets(DATA / "pubmedqa" / "pqal_dev.json", work)["abstracts"], progress=False)
         bases = lib.store.all_vectors()[1]
         print(f"synthetic vectors blended from {len(bases)} real passage embeddings")
-    print(f"{'chunks':>9} {'index':<6} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p50+emb':>8} {'p95+emb':>8} {'recall@10':>9} {'speedup':>8}")
+    print(f"{'chunks':>9} {'index':<6} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p50+emb':>8} {'p95+emb':>8} "
+          f"{'recall@10':>9} {'speedup':>8} {'MiB per 1M':>9}")
     for n in [int(s) for s in args.sizes.split(",")]:
         if bases is None:
             vectors = rng.standard_normal((n, dim), dtype=np.float32)
@@ -70,7 +76,7 @@ def main():
         picks = rng.integers(0, n, args.queries)
         queries = vectors[picks] + 0.5 * rng.standard_normal((args.queries, dim), dtype=np.float32) / np.sqrt(dim)
         exact_results, flat_p50 = None, None
-        for kind in ("flat", "hnsw"):
+        for kind in ["flat"] + [k for k in args.kinds.split(",") if k != "flat"]:
             index = VectorIndex(dim, kind)
             t = time.perf_counter()
             index.add(ids, vectors)
@@ -78,15 +84,20 @@ def main():
             times, results = [], []
             for q in queries:
                 t = time.perf_counter()
-                got, _ = index.search(q, 10)
+                if index.compressed:  # as retrieval does: RESCORE x 10 candidates, rescored exactly
+                    got, _ = index.search(q, 10 * RESCORE)
+                    got = got[np.argsort(-(vectors[got] @ q))][:10]
+                else:
+                    got, _ = index.search(q, 10)
                 times.append(time.perf_counter() - t)
                 results.append(set(got.tolist()))
             p50, p95 = percentiles(times)
             if kind == "flat":
                 exact_results, flat_p50 = results, p50
             recall = np.mean([len(a & b) / 10 for a, b in zip(results, exact_results)])
+            size = faiss.serialize_index(index.index).nbytes / n * 1e6 / 2**20
             print(f"{n:>9} {kind:<6} {build:>8.1f} {p50:>7.2f} {p95:>7.2f} {p50 + e50:>8.2f} {p95 + e95:>8.2f} "
-                  f"{recall:>9.3f} {flat_p50 / p50:>7.1f}x")
+                  f"{recall:>9.3f} {flat_p50 / p50:>7.1f}x {size:>9.0f}", flush=True)
             del index
     if lib is not None:
         for mode in ("dense", "lexical", "hybrid"):

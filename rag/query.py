@@ -76,6 +76,11 @@ def _quote(term: str) -> str:
 def latin_query(text: str) -> str | None:
     """An FTS5 expression OR-ing the query's words (stopwords and question framing dropped), with rare
     names matched twice and multi-part names also as phrases; None if no word is left."""
+    return " OR ".join(latin_terms(text)) or None
+
+
+def latin_terms(text: str) -> list[str]:
+    """The quoted FTS5 terms and phrases that `latin_query` ORs together, in order."""
     terms: list[str] = []
     for word in _WORD.findall(CJK_RE.sub(" ", text)):
         w = word.lower()
@@ -89,7 +94,7 @@ def latin_query(text: str) -> str | None:
     if not terms:  # a question made only of framing words still searches for them
         terms = [w.lower() for w in _WORD.findall(CJK_RE.sub(" ", text)) if w.lower() not in STOPWORDS][:MAX_TERMS]
     phrases = [" ".join(p) for p in rare_terms(text)][:8]
-    return " OR ".join(_quote(t) for t in terms + phrases) or None
+    return [_quote(t) for t in terms + phrases]
 
 
 def cjk_query(text: str) -> str | None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .embed import Embedder
 from .errors import InvalidQuery
-from .query import cjk_query, dense_query, latin_query
+from .query import cjk_query, dense_query, latin_terms
 from .records import Hit
 from .rerank import Reranker
 from .store import Index
@@ -30,6 +30,14 @@ RERANK_WEIGHT = 1.0
 # CPU improved the top 10 (see README, "Retrieval"); dense-window did at the top 1 and 5, for seconds.
 DEFAULT_RERANKER = None
 EXACT_SUBSET = 50_000  # filtered searches over at most this many chunks are scored exactly
+# FTS5 scores every passage that holds any query term before it sorts, so a common word ("patients",
+# "use") makes the lexical search scan a large share of a big corpus. Past PRUNE_FROM passages the
+# query keeps its most selective terms, rarest first, while the passages they match number at most
+# MATCH_BUDGET; common words add little to BM25 (their IDF is small) and the dense side still sees
+# them. Below PRUNE_FROM every term is scored: it takes milliseconds there.
+PRUNE_FROM = 20_000
+MATCH_BUDGET = 10_000
+RESCORE = 4  # a compressed (IVF-PQ) vector index returns this many times the pool, rescored exactly
 
 
 @dataclass(frozen=True)
@@ -131,8 +139,13 @@ def check_query(query: str, k: int = 10, mode: str = "hybrid", mmr: float | None
 
 def _dense(index: Index, qvec: np.ndarray, pool: int, filters: Filters, where: str, params: list) -> list[int]:
     if not filters.active():
-        ids, _ = index.vectors.search(qvec, pool)
-        return ids.tolist()
+        if not index.vectors.compressed:
+            ids, _ = index.vectors.search(qvec, pool)
+            return ids.tolist()
+        # PQ codes rank roughly: take RESCORE times the pool and order it by the exact vectors.
+        ids, _ = index.vectors.search(qvec, pool * RESCORE)
+        found, matrix = index.all_vectors(ids.tolist())
+        return found[np.argsort(-(matrix @ qvec))][:pool].tolist()
     allowed = [r[0] for r in index.db.execute(
         f"SELECT c.id FROM chunks c JOIN documents d ON d.doc_id=c.doc_id WHERE {where}", params)]
     if len(allowed) <= EXACT_SUBSET:
@@ -147,9 +160,27 @@ def _dense(index: Index, qvec: np.ndarray, pool: int, filters: Filters, where: s
     return [i for i in ids.tolist() if i in allowed_set][:pool]
 
 
+def selective_terms(index: Index, terms: list[str]) -> list[str]:
+    """The query terms worth scoring in a large index: rarest first, while the passages they match
+    stay within MATCH_BUDGET (each term's count is bounded, so the probe itself stays cheap). All
+    of them when the index is small, or when every term is common or the rare ones match nothing."""
+    if len(index.vectors) < PRUNE_FROM or len(terms) < 2:
+        return terms
+    probe = "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+    matches = {t: index.db.execute(probe, (t, MATCH_BUDGET + 1)).fetchone()[0] for t in dict.fromkeys(terms)}
+    kept, total = set(), 0
+    for t in sorted(matches, key=lambda t: matches[t]):
+        if total + matches[t] > MATCH_BUDGET:
+            break
+        kept.add(t)
+        total += matches[t]
+    return [t for t in terms if t in kept] if total else terms
+
+
 def _lexical(index: Index, query: str, pool: int, where: str, params: list) -> list[list[tuple[int, float]]]:
     lists = []
-    for table, expr in (("chunks_fts", latin_query(query)), ("chunks_cjk", cjk_query(query))):
+    latin = " OR ".join(selective_terms(index, latin_terms(query))) or None
+    for table, expr in (("chunks_fts", latin), ("chunks_cjk", cjk_query(query))):
         if not expr:
             continue
         rank = f"bm25({table}, {CONTEXT_WEIGHT}, {TEXT_WEIGHT})" if table == "chunks_fts" else f"bm25({table})"

@@ -22,7 +22,7 @@ from . import __version__
 from .errors import IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated
 from .context import embedding_text, passage_context
 from .records import Chunk, Document
-from .vectors import VectorIndex, resolve_type
+from .vectors import IVF_TRAIN, VectorIndex, resolve_type
 
 FORMAT = "medrag-index"
 # v2: each passage is embedded and lexically indexed with its paper's title and section heading
@@ -136,8 +136,11 @@ class Index:
             count = self.count_chunks()
             vectors, generation = VectorIndex.load(self.path, self.dimension, self.index_type, count)
             if generation != self.generation or len(vectors) != count:
-                ids, matrix = self.all_vectors()
-                vectors.rebuild(ids, matrix)
+                if vectors.compressed:  # trained on a sample, filled batch by batch: memory stays flat
+                    vectors.rebuild_from(self.sample_vectors(IVF_TRAIN), self.vector_batches())
+                else:
+                    ids, matrix = self.all_vectors()
+                    vectors.rebuild(ids, matrix)
             self._vectors = vectors
         return self._vectors
 
@@ -309,6 +312,8 @@ class Index:
         """Write the FAISS file and the manifest for the current generation."""
         if self._vectors is not None and self._vectors.index_type != resolve_type(self.index_type, self.count_chunks()):
             self._vectors = None  # "auto" crossed its threshold: rebuilt as the other type from SQLite
+        elif self._vectors is not None and self._vectors.undertrained:
+            self._vectors = None  # retrained on a sample of the grown corpus
         self.vectors.save(self.path, self.generation)
         self.manifest.update(documents=self.count_documents(), chunks=self.count_chunks(),
                              medrag_version=__version__, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -343,6 +348,25 @@ class Index:
         for i, (_, blob) in enumerate(rows):
             matrix[i] = np.frombuffer(blob, dtype=np.float32)
         return np.asarray([r[0] for r in rows], dtype=np.int64), matrix
+
+    def vector_batches(self, size: int = 50_000):
+        """(ids, vectors) of every chunk in id order, `size` at a time."""
+        last = -1
+        while True:
+            rows = self.db.execute("SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                                   (last, size)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield (np.asarray([r[0] for r in rows], dtype=np.int64),
+                   np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+
+    def sample_vectors(self, n: int, seed: int = 0) -> np.ndarray:
+        """Up to n stored vectors drawn at random (all of them when there are fewer)."""
+        ids = np.asarray([r[0] for r in self.db.execute("SELECT id FROM chunks")], dtype=np.int64)
+        if len(ids) > n:
+            ids = np.sort(np.random.default_rng(seed).choice(ids, n, replace=False))
+        return self.all_vectors(ids.tolist())[1]
 
     def documents(self) -> list[dict]:
         rows = self.db.execute(f"SELECT {DOC_COLUMNS} FROM documents ORDER BY source, record").fetchall()

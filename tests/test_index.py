@@ -151,6 +151,16 @@ def test_auto_index_type_switches_to_hnsw_past_its_threshold(tmp_path, small_pdf
     (papers / "tully2010-heart-failure-programmes.pdf").unlink()
     reopened.index(papers, prune=True, progress=False)  # removal from an HNSW graph rebuilds it
     assert len(reopened.store.vectors) == reopened.info()["chunks"]
+    # Past AUTO_IVFPQ_FROM the vectors are compressed: retrained from SQLite, then added and removed in place.
+    monkeypatch.setattr(rag.vectors, "AUTO_IVFPQ_FROM", 1)
+    shutil.copy(small_pdfs / "tully2010-heart-failure-programmes.pdf", papers)
+    reopened.index(papers, progress=False)
+    assert stamp()["type"] == "ivfpq" and stamp()["count"] == reopened.info()["chunks"]
+    assert Library(tmp_path / "idx").search("heparin induced thrombocytopenia", k=1,
+                                            mode="dense")[0].title.startswith("Complications")
+    (papers / "tully2010-heart-failure-programmes.pdf").unlink()
+    reopened.index(papers, prune=True, progress=False)
+    assert stamp()["type"] == "ivfpq" and len(reopened.store.vectors) == reopened.info()["chunks"]
     with pytest.raises(ValueError, match="index type"):
         Library(tmp_path / "other", index_type="ivf")
 

@@ -129,3 +129,69 @@ def test_second_stage_rerankers_run_over_the_real_index(pdf_library, rerank):
     hits = pdf_library.search("heparin induced thrombocytopenia rate in trauma", k=5, rerank=rerank)
     assert len(hits) == 5 and "thrombosis" in hits[0].title.lower()
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+
+
+def test_large_index_scores_only_selective_terms(pdf_library, monkeypatch):
+    """Past PRUNE_FROM passages the lexical query keeps its rarest terms within MATCH_BUDGET matches;
+    the passage the rare terms point at is still found, and a query of common words keeps them all."""
+    from rag import retrieve
+    from rag.query import latin_terms
+
+    store = pdf_library.store
+    terms = latin_terms("Do patients with KCNJ11 mutations respond to sulfonylurea treatment?")
+    count = {t: store.db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (t,)).fetchone()[0]
+             for t in terms}
+    assert retrieve.selective_terms(store, terms) == terms  # a small index scores every term
+    rarest = sorted(set(terms), key=count.get)
+    assert '"kcnj11"' in rarest[:2] and count[rarest[2]] > 0, count
+    monkeypatch.setattr(retrieve, "PRUNE_FROM", 0)
+    monkeypatch.setattr(retrieve, "MATCH_BUDGET", count[rarest[0]] + count[rarest[1]])
+    kept = retrieve.selective_terms(store, terms)
+    assert set(kept) == set(rarest[:2]), count
+    assert kept.count('"kcnj11"') == 2  # a name still counts twice
+    hits = pdf_library.search("Do patients with KCNJ11 mutations respond to sulfonylurea treatment?", k=3,
+                              mode="lexical")
+    assert "KCNJ11" in hits[0].title
+    common = latin_terms("patients treatment")
+    monkeypatch.setattr(retrieve, "MATCH_BUDGET", 1)
+    assert retrieve.selective_terms(store, common) == common
+
+
+def test_ivfpq_index_finds_what_exact_search_finds(pdf_library):
+    """IVF-PQ over the real passage vectors: near the exact top 10, removal, and a save/load round trip."""
+    ids, matrix = pdf_library.store.all_vectors()
+    exact, compressed = VectorIndex(matrix.shape[1], "flat"), VectorIndex(matrix.shape[1], "ivfpq")
+    exact.add(ids, matrix)
+    compressed.add(ids, matrix)
+    assert compressed.compressed and len(compressed) == len(ids)
+    queries = matrix[::25]
+    overlap = np.mean([len(set(exact.search(q, 10)[0]) & set(compressed.search(q, 40)[0])) / 10 for q in queries])
+    assert overlap >= 0.9  # the exact top 10 lies within the compressed top 40 (what search rescores)
+    compressed.remove(ids[:10].tolist())
+    assert len(compressed) == len(ids) - 10 and not set(compressed.search(matrix[0], 5)[0]) & set(ids[:10])
+    grown = VectorIndex(matrix.shape[1], "ivfpq")
+    grown.add(ids[:100], matrix[:100])  # trained on its first 100 vectors
+    assert grown.trained_on == 100 and not grown.undertrained
+    grown.add(ids[100:500], matrix[100:500])
+    assert grown.undertrained  # the store retrains it from SQLite when it next saves
+
+
+def test_ivfpq_library_is_rebuilt_from_sqlite_and_rescored_exactly(pdf_library, tmp_path):
+    import sqlite3
+
+    folder = tmp_path / "ivfpq"
+    folder.mkdir()
+    dst = sqlite3.connect(folder / "medrag.sqlite")
+    pdf_library.store.db.backup(dst)
+    dst.close()
+    manifest = json.loads((pdf_library.store.path / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "index_type": "ivfpq"}))
+    lib = Library(folder)
+    assert lib.store.vectors.index_type == "ivfpq" and len(lib.store.vectors) == lib.info()["chunks"]
+    for mode in ("dense", "hybrid"):
+        hits = lib.search("sulfonylurea response in KCNJ11 diabetes", k=5, mode=mode)
+        assert "KCNJ11" in hits[0].title
+    lib.store.save()
+    reopened = Library(folder)
+    assert reopened.search("sulfonylurea response in KCNJ11 diabetes", k=1, mode="dense")[0].chunk_id == \
+        lib.search("sulfonylurea response in KCNJ11 diabetes", k=1, mode="dense")[0].chunk_id
