@@ -35,8 +35,9 @@ def index(
     paths: List[Path] = typer.Argument(..., help="PDF/abstract files or folders (searched recursively)."),
     index: Optional[Path] = IndexOpt,
     embedder: Optional[str] = typer.Option(None, help="sentence-transformers id or folder [default: all-MiniLM-L6-v2]."),
-    index_type: str = typer.Option("auto", help="Vector index for a new index: flat (exact), hnsw (approximate) or "
-                                   "auto (exact below 100,000 passages, HNSW from there)."),
+    index_type: str = typer.Option("auto", help="Vector index for a new index: flat (exact), hnsw (approximate), "
+                                   "ivfpq (compressed) or auto (flat below 100,000 passages, HNSW below "
+                                   "2,000,000, IVF-PQ from there)."),
     chunk_tokens: int = typer.Option(config.CHUNK_TOKENS, help="Passage size in embedder tokens (new index)."),
     overlap: int = typer.Option(config.CHUNK_OVERLAP, help="Tokens shared by neighbouring passages (new index)."),
     prune: bool = typer.Option(False, help="Remove documents whose files no longer exist."),
@@ -245,7 +246,12 @@ def serve(
         _fail(exc)
 
 
-@app.command(name="eval")
+eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval (`eval retrieval`) or a model's accuracy on "
+                       "medical multiple-choice questions (`eval mcq`).")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
 def evaluate_cmd(
     queries: Path = typer.Argument(..., help='JSONL file of {"query": ..., "relevant": [doc ids, PMIDs or DOIs]}.'),
     index: Optional[Path] = IndexOpt,
@@ -269,6 +275,107 @@ def evaluate_cmd(
     for s in scores:
         typer.echo(f"{s.mode:<8} {s.queries:>7} {s.recall[1]:>6.3f} {s.recall[5]:>6.3f} {s.recall[10]:>6.3f} "
                    f"{s.mrr10:>7.3f} {s.ndcg10:>8.3f}")
+
+
+@eval_app.command("mcq")
+def eval_mcq(
+    data: Path = typer.Option(..., "--data", help="Questions: MedQA or MedMCQA JSONL, or PubMedQA JSON/JSONL."),
+    model: str = typer.Option(..., "--model", "-m", help="smollm2, a hub id, a model folder or a .gguf file."),
+    index: Optional[Path] = typer.Option(None, "--index", "-i", help="Put the top passages of this index for each "
+                                         "question in the prompt (the retrieval-augmented setting)."),
+    scoring: str = typer.Option("letter-probs", help="letter-probs (the most probable option letter; always "
+                                "answers) or generated (the letter the greedy reply names; none counts wrong)."),
+    k: int = typer.Option(3, "-k", help="Passages per question with --index."),
+    limit: Optional[int] = typer.Option(None, help="Ask only the first N questions."),
+    compare_no_rag: bool = typer.Option(False, "--compare-no-rag", help="With --index, also ask every question "
+                                        "without retrieval and report both."),
+    exclude_own: bool = typer.Option(False, "--exclude-own", help="Leave out passages of the document whose PMID "
+                                     "(or doc id) is the question's id: PubMedQA without its own abstract."),
+    with_abstract: bool = typer.Option(False, "--with-abstract", help="Give PubMedQA questions their abstract in "
+                                       "the prompt (by default the question alone)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results JSONL, one line per question; a rerun "
+                                       "with the same file asks only the questions not yet in it."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ... [default: cuda when present]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+):
+    """Accuracy on medical multiple-choice questions (95% interval, per subject), with or without retrieval."""
+    from .mcq import SCORINGS, evaluate_mcq, read_items
+
+    if scoring not in SCORINGS:
+        _fail(f"--scoring {scoring!r} is not one of {', '.join(SCORINGS)}", 2)
+    if compare_no_rag and index is None:
+        _fail("--compare-no-rag needs --index (the run with retrieval to compare)", 2)
+    try:
+        items = read_items(data, limit)
+        library = None
+        if index is not None:
+            library = _library(index, device=device)
+            library.store
+        from .generate import load_generator
+
+        generator = load_generator(model, device=device)
+        summary = evaluate_mcq(generator, items, scoring=scoring, library=library, k=k, exclude_own=exclude_own,
+                               compare_no_rag=compare_no_rag, with_context=with_abstract, out=out, data=str(data),
+                               progress=sys.stderr.isatty() or not as_json)
+    except (MedragError, OSError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail("interrupted; every answer finished before the interruption is kept" +
+              (f" in {out}, and a rerun with --out {out} asks only the rest" if out else ""), 130)
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        return
+
+    def line(label: str, a) -> str:
+        extra = f"   no option named {a.unanswered}" if a.unanswered else ""
+        return (f"{label:<28} {a.accuracy:>7.1%}  95% CI {a.ci_low:.1%}-{a.ci_high:.1%}  "
+                f"({a.correct}/{a.n}){extra}")
+
+    setting = f"with retrieval (k={k}{', own document left out' if exclude_own else ''})" if index else "no retrieval"
+    typer.echo(f"{summary.model} on {data} ({summary.scoring} scoring), {setting}")
+    typer.echo(line("accuracy", summary.overall))
+    if summary.no_rag is not None:
+        typer.echo(line("without retrieval", summary.no_rag))
+        typer.echo(f"{'retrieval gain':<28} {summary.overall.accuracy - summary.no_rag.accuracy:>+7.1%}")
+    for subject, a in sorted(summary.per_subject.items()):
+        typer.echo(line(f"  {subject[:26]}", a))
+    if out:
+        typer.echo(f"results {out}")
+
+
+@app.command()
+def finetune(
+    data: Path = typer.Option(..., "--data", help="Training questions: MedQA or MedMCQA JSONL, or PubMedQA."),
+    base: str = typer.Option(..., "--base", help="The model to fine-tune: smollm2, a hub id, a folder or a .gguf."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the checkpoints, the adapter and the merged model."),
+    steps: int = typer.Option(1000, help="Optimizer steps."),
+    lr: float = typer.Option(2e-4, "--lr", help="Learning rate (AdamW, linear decay after warm-up)."),
+    lora_r: int = typer.Option(16, "--lora-r", help="LoRA rank (alpha is twice the rank)."),
+    batch_size: int = typer.Option(8, help="Questions per step."),
+    save_every: int = typer.Option(100, help="Write a checkpoint every N steps."),
+    limit: Optional[int] = typer.Option(None, help="Train on only the first N questions."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in --out."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ... [default: cuda when present]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's report as one JSON object."),
+):
+    """LoRA fine-tuning on multiple-choice questions; saves the adapter and a merged model for --model OUT."""
+    from .finetune import FinetuneConfig, finetune as run_finetune
+
+    try:
+        config_ = FinetuneConfig(steps=steps, lr=lr, lora_r=lora_r, batch_size=batch_size, save_every=save_every)
+        report = run_finetune(data, base, out, config_, resume=resume, limit=limit, device=device,
+                              progress=sys.stderr.isatty() or not as_json)
+    except (MedragError, OSError, ValueError) as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; rerun with --resume to continue from the last checkpoint in {out}", 130)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    typer.echo(f"fine-tuned {base} on {report.examples} questions: steps {report.start_step}->{report.steps}, "
+               f"loss {report.first_loss:.3f} -> {report.last_loss:.3f}, {report.seconds:.0f} s")
+    typer.echo(f"  adapter {report.adapter}")
+    typer.echo(f"  merged model {report.merged}  (use it with --model {report.merged})")
 
 
 corpus_app = typer.Typer(no_args_is_help=True, help="Bring literature in from PubMed and PubMed Central, "

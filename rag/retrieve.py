@@ -31,10 +31,10 @@ RERANK_WEIGHT = 1.0
 DEFAULT_RERANKER = None
 EXACT_SUBSET = 50_000  # filtered searches over at most this many chunks are scored exactly
 # FTS5 scores every passage that holds any query term before it sorts, so a common word ("patients",
-# "use") makes the lexical search scan a large share of a big corpus. Past PRUNE_FROM passages the
-# query keeps its most selective terms, rarest first, while the passages they match number at most
-# MATCH_BUDGET; common words add little to BM25 (their IDF is small) and the dense side still sees
-# them. Below PRUNE_FROM every term is scored: it takes milliseconds there.
+# "use") makes the lexical search scan a large share of a big corpus. Past PRUNE_FROM passages only
+# the passages that hold one of the query's most selective terms are scored (rarest first, while
+# they number at most MATCH_BUDGET), still with every term, so common words keep telling those
+# passages apart. Below PRUNE_FROM every passage that matches is scored: milliseconds there.
 PRUNE_FROM = 20_000
 MATCH_BUDGET = 10_000
 RESCORE = 4  # a compressed (IVF-PQ) vector index returns this many times the pool, rescored exactly
@@ -177,9 +177,20 @@ def selective_terms(index: Index, terms: list[str]) -> list[str]:
     return [t for t in terms if t in kept] if total else terms
 
 
+def latin_expression(index: Index, query: str) -> str | None:
+    """The FTS5 expression for the query's Latin-script terms: all of them OR-ed; in a large index,
+    `(selective terms) AND (all terms)`, which matches only passages holding a selective term but
+    scores them with every term (BM25 then counts the selective ones twice, as it does names)."""
+    terms = latin_terms(query)
+    kept = selective_terms(index, terms)
+    if kept == terms:
+        return " OR ".join(terms) or None
+    return f"({' OR '.join(kept)}) AND ({' OR '.join(terms)})"
+
+
 def _lexical(index: Index, query: str, pool: int, where: str, params: list) -> list[list[tuple[int, float]]]:
     lists = []
-    latin = " OR ".join(selective_terms(index, latin_terms(query))) or None
+    latin = latin_expression(index, query)
     for table, expr in (("chunks_fts", latin), ("chunks_cjk", cjk_query(query))):
         if not expr:
             continue

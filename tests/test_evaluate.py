@@ -37,7 +37,7 @@ def test_pubmedqa_slice_in_every_mode(tmp_path, pubmedqa):
     assert results["hybrid"].recall[10] >= 0.95 and results["hybrid"].mrr10 >= 0.85
     hard = {s.mode: s for s in evaluate(lib, read_queries(sets["keywords"]))}
     assert hard["hybrid"].mrr10 < results["hybrid"].mrr10  # keywords are the harder set
-    out = CliRunner().invoke(app, ["eval", str(sets["conclusions"]), "--index", str(tmp_path / "idx"), "--json",
+    out = CliRunner().invoke(app, ["eval", "retrieval", str(sets["conclusions"]), "--index", str(tmp_path / "idx"), "--json",
                                    "--modes", "hybrid"])
     assert out.exit_code == 0, out.output
     (row,) = json.loads(out.stdout)

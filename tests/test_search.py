@@ -149,6 +149,8 @@ def test_large_index_scores_only_selective_terms(pdf_library, monkeypatch):
     kept = retrieve.selective_terms(store, terms)
     assert set(kept) == set(rarest[:2]), count
     assert kept.count('"kcnj11"') == 2  # a name still counts twice
+    expr = retrieve.latin_expression(store, "Do patients with KCNJ11 mutations respond to sulfonylurea treatment?")
+    assert expr == f"({' OR '.join(kept)}) AND ({' OR '.join(terms)})"  # matched by the rare, scored by all
     hits = pdf_library.search("Do patients with KCNJ11 mutations respond to sulfonylurea treatment?", k=3,
                               mode="lexical")
     assert "KCNJ11" in hits[0].title
