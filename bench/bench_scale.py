@@ -78,30 +78,15 @@ def grow(lib: Library, target: int, sentences: list[str], vectors: np.ndarray, r
     return made
 
 
-def old_lexical(index, query, pool, where, params):
-    """The full-text plan before the change: every query term, all matching passages scored."""
-    from rag.query import cjk_query, latin_query
-
-    lists = []
-    for table, expr in (("chunks_fts", latin_query(query)), ("chunks_cjk", cjk_query(query))):
-        if not expr:
-            continue
-        rank = (f"bm25({table}, {retrieve.CONTEXT_WEIGHT}, {retrieve.TEXT_WEIGHT})" if table == "chunks_fts"
-                else f"bm25({table})")
-        sql = (f"SELECT f.rowid, {rank} FROM {table} f CROSS JOIN chunks c ON c.id=f.rowid "
-               f"CROSS JOIN documents d ON d.doc_id=c.doc_id "
-               f"WHERE {table} MATCH ? AND {where} ORDER BY {rank} LIMIT ?")
-        lists.append([(r[0], float(r[1])) for r in index.db.execute(sql, [expr, *params, pool])])
-    return lists
-
-
 def measure(lib: Library, questions: list[dict], plans: dict) -> list[tuple]:
+    """Each mode over the questions, lexical and hybrid once per BM25 plan (a PRUNE_FROM value)."""
+    current = retrieve.PRUNE_FROM
     out = []
     for mode in ("dense", "lexical", "hybrid"):
-        for plan, fn in plans.items():
+        for plan, prune_from in plans.items():
             if mode == "dense" and plan != "current":
                 continue
-            retrieve._lexical = fn
+            retrieve.PRUNE_FROM = prune_from
             times, found = [], 0
             for q in questions:
                 t = time.perf_counter()
@@ -110,7 +95,7 @@ def measure(lib: Library, questions: list[dict], plans: dict) -> list[tuple]:
                 found += any(h.pmid in q["relevant"] for h in hits)
             p50, p95 = percentiles(times)
             out.append((mode, plan if mode != "dense" else "-", p50, p95, found / len(questions)))
-    retrieve._lexical = plans["current"]
+    retrieve.PRUNE_FROM = current
     return out
 
 
@@ -131,7 +116,8 @@ def main():
     print(f"{len(sentences)} sentences of the shared abstracts embedded in {time.perf_counter() - t:.0f} s; "
           f"work folder {work}", flush=True)
     rng = np.random.default_rng(0)
-    plans = {"before": old_lexical, "current": retrieve._lexical}
+    # Before the change every index was searched as a small one is: every term, every match scored.
+    plans = {"before": float("inf"), "current": retrieve.PRUNE_FROM}
     made = sum(1 for _ in lib.store.db.execute("SELECT 1 FROM documents WHERE doc_id LIKE 'made%'"))
     print(f"{'passages':>9} {'mode':<8} {'lexical plan':<12} {'p50 ms':>7} {'p95 ms':>7} {'R@10':>6}", flush=True)
     for size in [int(s) for s in args.sizes.split(",")]:

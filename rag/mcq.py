@@ -313,22 +313,19 @@ class LetterScorer:
             self._ids[letter] = list(dict.fromkeys(ids))
         return self._ids[letter]
 
-    def logprobs(self, msgs: list[dict], letters: Iterable[str]) -> dict[str, float]:
+    def logprobs(self, inputs, letters: Iterable[str]) -> dict[str, float]:
+        """`inputs`: the tokenized prompt, its reply begun with PRIMER (see `primed`)."""
         import torch
 
-        inputs = self.generator.prompt_ids([*msgs, {"role": "assistant", "content": PRIMER}])
         with torch.inference_mode():
             logits = self.generator.model(**inputs).logits[0, -1].float()
         logp = torch.log_softmax(logits, dim=-1)
         return {letter: float(torch.logsumexp(logp[self.letter_ids(letter)], dim=0)) for letter in letters}
 
 
-def prompt_text(generator, msgs: list[dict], scoring: str) -> str:
-    """The prompt exactly as the model reads it (chat template applied)."""
-    if scoring == "letter-probs":
-        msgs = [*msgs, {"role": "assistant", "content": PRIMER}]
-    ids = generator.prompt_ids(msgs)["input_ids"][0]
-    return generator.tokenizer.decode(ids)
+def primed(msgs: list[dict]) -> list[dict]:
+    """The messages with the reply begun by PRIMER, as letter-probability scoring reads them."""
+    return [*msgs, {"role": "assistant", "content": PRIMER}]
 
 
 def ask(generator, item: McqItem, *, scoring: str = "letter-probs", passages: list | None = None,
@@ -339,19 +336,22 @@ def ask(generator, item: McqItem, *, scoring: str = "letter-probs", passages: li
     letters = list(item.options)
     reply = logprobs = None
     if scoring == "letter-probs":
-        logprobs = (scorer or LetterScorer(generator)).logprobs(msgs, letters)
+        inputs = generator.prompt_ids(primed(msgs))
+        logprobs = (scorer or LetterScorer(generator)).logprobs(inputs, letters)
         prediction = max(letters, key=lambda x: logprobs[x])  # ties go to the earlier letter
         logprobs = {k: round(v, 4) for k, v in logprobs.items()}
     elif scoring == "generated":
+        inputs = generator.prompt_ids(msgs)
         reply = generator.generate(msgs, max_new_tokens=max_new_tokens, temperature=0.0).text
         prediction = parse_answer(reply, item.options)
     else:
         raise MedragError(f"unknown scoring {scoring!r}; use {' or '.join(SCORINGS)}")
+    prompt = generator.tokenizer.decode(inputs["input_ids"][0])  # exactly as the model read it
     return McqResult(item.id, "rag" if passages is not None else "no_rag", item.answer, prediction,
                      grade(item, prediction), scoring, generator.name, item.subject, reply, logprobs,
                      [{"rank": i, "doc_id": h.doc_id, "chunk_id": h.chunk_id, "pmid": h.pmid, "score": round(h.score, 4)}
                       for i, h in enumerate(hits, 1)],
-                     prompt_text(generator, msgs, scoring))
+                     prompt)
 
 
 def retrieve(library, item: McqItem, k: int, *, exclude_own: bool = False) -> list:

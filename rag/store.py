@@ -136,11 +136,10 @@ class Index:
             count = self.count_chunks()
             vectors, generation = VectorIndex.load(self.path, self.dimension, self.index_type, count)
             if generation != self.generation or len(vectors) != count:
-                if vectors.compressed:  # trained on a sample, filled batch by batch: memory stays flat
-                    vectors.rebuild_from(self.sample_vectors(IVF_TRAIN), self.vector_batches())
-                else:
-                    ids, matrix = self.all_vectors()
-                    vectors.rebuild(ids, matrix)
+                # Filled batch by batch, so the rows are never all in memory at once; a compressed
+                # index is trained on a sample of them first.
+                sample = self.sample_vectors(IVF_TRAIN) if vectors.compressed else None
+                vectors.rebuild_from(self.vector_batches(), sample)
             self._vectors = vectors
         return self._vectors
 

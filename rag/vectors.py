@@ -110,14 +110,10 @@ class VectorIndex:
         if self.index is not None:
             self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(list(ids), dtype=np.int64)))
 
-    def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        self.index = self._empty()
-        self.add(ids, vectors)
-
-    def rebuild_from(self, sample: np.ndarray, batches) -> None:
-        """Rebuild from (ids, vectors) batches, training a compressed index on `sample` first, so
-        that a corpus larger than memory never has to be held at once."""
-        self.index = self._empty(train=sample) if self.index_type == "ivfpq" and len(sample) else self._empty()
+    def rebuild_from(self, batches, sample: np.ndarray | None = None) -> None:
+        """Rebuild from (ids, vectors) batches, so that a corpus larger than memory is never held at
+        once; a compressed index is trained on `sample` first (else on the first batch)."""
+        self.index = self._empty(train=sample if sample is not None and len(sample) else None)
         for ids, vectors in batches:
             self.add(ids, vectors)
 
