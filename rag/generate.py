@@ -52,6 +52,13 @@ class Generator(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens the model's own tokenizer makes of text."""
 
+    def generate_many(self, conversations: list[list[dict]], *, max_new_tokens: int = 384,
+                      temperature: float = 0.0, seed: int | None = None) -> list[Generation]:
+        """Replies to several conversations, in their order. One after another here; a backend that
+        can batch them (transformers on a GPU) does."""
+        return [self.generate(m, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+                for m in conversations]
+
 
 def smollm2_file() -> Path:
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # found, not imported: the package needs its host app
@@ -196,6 +203,55 @@ class TransformersGenerator(Generator):
         kept = new[:looped.cut] if looped else new
         return Generation(self.tokenizer.decode(kept, skip_special_tokens=True).strip(), int(len(new)), prompt_len,
                           seconds, streamer.first_token_seconds, stopped="repetition" if looped else None)
+
+
+    def generate_many(self, conversations, *, max_new_tokens=384, temperature=0.0, seed=None,
+                      batch_size: int | None = None) -> list[Generation]:
+        """On a GPU, up to `batch_size` (default 16) conversations are generated together, left-padded;
+        on a CPU, where a batch gains little, one after another unless batch_size is given."""
+        if batch_size is None:
+            batch_size = 16 if self.device.startswith("cuda") else 1
+        if batch_size <= 1 or len(conversations) <= 1:
+            return super().generate_many(conversations, max_new_tokens=max_new_tokens, temperature=temperature,
+                                         seed=seed)
+        out: list[Generation] = []
+        for i in range(0, len(conversations), batch_size):
+            out += self._generate_batch(conversations[i:i + batch_size], max_new_tokens, temperature, seed)
+        return out
+
+    def _generate_batch(self, conversations, max_new_tokens, temperature, seed) -> list[Generation]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        prompts = [self.prompt_ids(m)["input_ids"][0].tolist() for m in conversations]
+        width = max(len(p) for p in prompts)
+        pad = self.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else \
+            {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        if seed is not None:
+            torch.manual_seed(seed)
+        stopper = repetition_stopper(width, self.repetition_detector)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                      pad_token_id=pad, eos_token_id=self.stop_ids, repetition_penalty=1.1,
+                                      stopping_criteria=StoppingCriteriaList([stopper]), **sampling)
+        seconds = time.perf_counter() - started
+        stops = set(self.stop_ids)
+        results = []
+        for row, prompt in enumerate(prompts):
+            new = out[row][width:].tolist()
+            end = next((i for i, t in enumerate(new) if t in stops), None)
+            new = new if end is None else new[:end + 1]  # the stop token counts, as in generate
+            detector = stopper.detectors[row] if row < len(stopper.detectors) else None
+            # A row that ended keeps receiving padding, which its detector may take for a loop: ignore that.
+            looped = detector is not None and detector.cut is not None and (end is None or detector.cut < end)
+            kept = new[:detector.cut] if looped else new
+            results.append(Generation(self.tokenizer.decode(kept, skip_special_tokens=True).strip(), len(new),
+                                      len(prompt), seconds, None, stopped="repetition" if looped else None))
+        return results
 
 
 class RepetitionDetector:
@@ -376,12 +432,48 @@ def _explain(model: str, exc: Exception) -> str:
 _LOADED: dict[tuple, Generator] = {}
 
 
-def load_generator(model: str = "auto", device: str | None = None, dtype: str | None = None) -> Generator:
-    """A process-wide cached generator: a second summary reuses the loaded model."""
-    key = (model, pick_device(device), dtype)
+BACKENDS = ("auto", "transformers", "llamacpp")
+
+
+def load_generator(model: str = "auto", device: str | None = None, dtype: str | None = None,
+                   backend: str | None = None) -> Generator:
+    """A process-wide cached generator: a second summary reuses the loaded model.
+
+    `backend` (default: $MEDRAG_BACKEND, else auto): auto runs GGUF files (and smollm2) with llama.cpp on
+    a CPU when llama-cpp-python is installed, and everything else with transformers."""
+    backend = (backend or os.environ.get("MEDRAG_BACKEND") or "auto").lower()
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    device = pick_device(device)
+    gguf = gguf_path(model)
+    if backend == "llamacpp" and gguf is None:
+        raise ModelUnavailable(f"the llama.cpp backend runs GGUF files; {model!r} is not one (pass a .gguf file or smollm2)")
+    if backend == "auto":
+        from .llamacpp import llamacpp_installed
+
+        backend = "llamacpp" if gguf is not None and device == "cpu" and dtype is None and llamacpp_installed() \
+            else "transformers"
+    key = (model, device, dtype, backend)
     if key not in _LOADED:
-        _LOADED[key] = TransformersGenerator(model, device=device, dtype=dtype)
+        if backend == "llamacpp":
+            from .llamacpp import LlamaCppGenerator
+
+            _LOADED[key] = LlamaCppGenerator(gguf, name=model)
+        else:
+            _LOADED[key] = TransformersGenerator(model, device=device, dtype=dtype)
     return _LOADED[key]
+
+
+def gguf_path(model: str) -> Path | None:
+    """The GGUF file a model name stands for (smollm2, or a path ending in .gguf), else None."""
+    if model.lower() == SMOLLM2:
+        return smollm2_file()
+    path = Path(model).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelUnavailable(f"no such GGUF file: {path}; pass an existing file, or --model smollm2")
+        return path
+    return None
 
 
 def llama_on_machine() -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import config
 from .chunk import Chunker
-from .embed import Embedder, canonical_embedder, load_embedder
+from .embed import Embedder, canonical_embedder, load_embedder, load_query_embedder
 from .errors import IndexNotFound, IndexOutdated
 from .ingest import Limits
 from .indexer import Progress, run_index
@@ -15,6 +15,7 @@ from .retrieve import Filters, check_query, search as _search
 from .rerank import Reranker, load_reranker
 from .results import Hits
 from .summarize import EXTRACTIVE, SummarizeOptions, summarize as _summarize, summarize_extractive
+from .summarize import summarize_many as _summarize_many
 from .summary import Summary
 from .store import Index
 from .vectors import INDEX_TYPES
@@ -99,10 +100,19 @@ class Library:
             self._embedder = load_embedder(name, self.device)
         return self._embedder
 
+    @property
+    def query_embedder(self) -> Embedder:
+        """What embeds questions and a summary's sentences: the loaded embedder if there is one,
+        else the same model run in NumPy where it can be (a search need not import torch)."""
+        if self._embedder is not None or (self.device and not self.device.startswith("cpu")):
+            return self.embedder
+        name = self._index.embedder if self._index else (self._requested_embedder or config.default_embedder())
+        return load_query_embedder(name)
+
     def reranker(self, rerank: str | Reranker | None) -> Reranker | None:
         """A second stage by name, or the one given."""
         if isinstance(rerank, str) or rerank is None:
-            return load_reranker(rerank, self.embedder if rerank == "dense-window" else None)
+            return load_reranker(rerank, self.query_embedder if rerank == "dense-window" else None)
         return rerank
 
     @property
@@ -160,7 +170,7 @@ class Library:
         `rerank` is a second stage by name ("none", "sentence-window", "dense-window") or any `Reranker`."""
         check_query(query, k, mode, mmr)
         filters = Filters(year_from, year_to, source, kind)
-        hits: list[Hit] = _search(self.store, self.embedder, query, k, mode=mode, max_per_doc=max_per_doc,
+        hits: list[Hit] = _search(self.store, self.query_embedder, query, k, mode=mode, max_per_doc=max_per_doc,
                                   filters=filters, mmr=mmr, reranker=self.reranker(rerank))
         return Hits(query, hits, mode)
 
@@ -183,16 +193,38 @@ class Library:
         own sentences), "smollm2" (a small offline generator) or "auto" (the default: Llama 3.2 1B
         Instruct when it is on this machine, else extractive)."""
         check_query(query, k, mode)
-        filters = Filters(year_from, year_to, source, kind)
-        options = SummarizeOptions(k=k, mode=mode, max_per_doc=max_per_doc, filters=filters,
-                                   reranker=self.reranker(rerank),
-                                   context_tokens=context_tokens, max_new_tokens=max_new_tokens,
-                                   temperature=temperature, seed=seed,
-                                   **({} if min_score is None else {"min_score": min_score}))
+        options = self._summarize_options(k=k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
+                                          year_to=year_to, source=source, kind=kind, min_score=min_score,
+                                          context_tokens=context_tokens, max_new_tokens=max_new_tokens,
+                                          temperature=temperature, seed=seed, rerank=rerank)
         name, note = choose_model(model or config.default_model())
         if name == EXTRACTIVE:
-            return summarize_extractive(self.store, self.embedder, query, options, note)
-        return _summarize(self.store, self.embedder, lambda: self.generator(name, dtype), query, options, on_text)
+            return summarize_extractive(self.store, self.query_embedder, query, options, note)
+        return _summarize(self.store, self.query_embedder, lambda: self.generator(name, dtype), query, options, on_text)
+
+    def summarize_many(self, queries: list[str], *, model: str | None = None, dtype: str | None = None,
+                       **options) -> list[Summary]:
+        """Summaries of several questions, in their order, with `summarize`'s options. A generator on a GPU
+        writes them in batches; elsewhere they are written one after another."""
+        queries = list(queries)
+        for q in queries:
+            check_query(q, options.get("k", 8), options.get("mode", "hybrid"))
+        opts = self._summarize_options(**options)
+        name, note = choose_model(model or config.default_model())
+        if name == EXTRACTIVE:
+            return [summarize_extractive(self.store, self.query_embedder, q, opts, note) for q in queries]
+        return _summarize_many(self.store, self.query_embedder, lambda: self.generator(name, dtype), queries, opts)
+
+    def _summarize_options(self, *, k: int = 8, mode: str = "hybrid", max_per_doc: int | None = None,
+                           year_from: int | None = None, year_to: int | None = None, source: str | None = None,
+                           kind: str | None = None, min_score: float | None = None, context_tokens: int = 1536,
+                           max_new_tokens: int = 384, temperature: float = 0.0, seed: int | None = None,
+                           rerank: str | Reranker | None = DEFAULT_RERANK) -> SummarizeOptions:
+        return SummarizeOptions(k=k, mode=mode, max_per_doc=max_per_doc,
+                                filters=Filters(year_from, year_to, source, kind), reranker=self.reranker(rerank),
+                                context_tokens=context_tokens, max_new_tokens=max_new_tokens,
+                                temperature=temperature, seed=seed,
+                                **({} if min_score is None else {"min_score": min_score}))
 
     def upgrade(self, progress: bool = True) -> int:
         """Bring an index written by an older medrag to the current format in place, from the texts it

@@ -304,5 +304,5 @@ def serve(library, *, host: str = "127.0.0.1", port: int = 8000, queue_size: int
     except ImportError:
         raise MissingDependency("medrag serve needs uvicorn: pip install 'medrag[serve]'") from None
     app = create_app(library, queue_size=queue_size, model=model)
-    library.embedder  # loaded now, not by the first visitor
+    library.query_embedder  # loaded now, not by the first visitor
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -60,18 +60,25 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
     return [h for i, h in enumerate(hits) if i < 3 or (h.dense_score or 0.0) >= options.min_score], None
 
 
-def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], query: str,
-              options: SummarizeOptions = SummarizeOptions(),
-              on_text: Callable[[str], None] | None = None) -> Summary:
-    """Summarize what the index says about `query`. The generator is loaded only when there is
-    evidence enough to give it."""
+@dataclass
+class _Prepared:
+    """A question ready for the generator: its evidence and prompt, or the summary that needs none."""
+    query: str
+    timings: dict
+    done: Summary | None = None
+    evidence: list[Evidence] | None = None
+    messages: list[dict] | None = None
+
+
+def _prepare(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], query: str,
+             options: SummarizeOptions) -> _Prepared:
     timings: dict[str, float] = {}
     t = time.perf_counter()
     hits, reason = retrieve_for_summary(index, embedder, query, options)
     timings["retrieve_s"] = time.perf_counter() - t
     if reason:
-        return Summary(query, "insufficient_evidence", reason=reason, timings=_round(timings))
-
+        return _Prepared(query, timings, done=Summary(query, "insufficient_evidence", reason=reason,
+                                                      timings=_round(timings)))
     t = time.perf_counter()
     generator = load_generator()
     timings["load_s"] = time.perf_counter() - t
@@ -79,8 +86,41 @@ def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Gen
     messages = messages_for(query, passages_block(evidence))
     if PRIMER:
         messages.append({"role": "assistant", "content": PRIMER})  # the reply begins with it
-    gen = generator.generate(messages, max_new_tokens=options.max_new_tokens, temperature=options.temperature,
-                             seed=options.seed, on_text=on_text)
+    return _Prepared(query, timings, evidence=evidence, messages=messages)
+
+
+def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], query: str,
+              options: SummarizeOptions = SummarizeOptions(),
+              on_text: Callable[[str], None] | None = None) -> Summary:
+    """Summarize what the index says about `query`. The generator is loaded only when there is
+    evidence enough to give it."""
+    prepared = _prepare(index, embedder, load_generator, query, options)
+    if prepared.done:
+        return prepared.done
+    generator = load_generator()
+    gen = generator.generate(prepared.messages, max_new_tokens=options.max_new_tokens,
+                             temperature=options.temperature, seed=options.seed, on_text=on_text)
+    return _finish(prepared, generator, gen, embedder)
+
+
+def summarize_many(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], queries: list[str],
+                   options: SummarizeOptions = SummarizeOptions()) -> list[Summary]:
+    """Summaries of several questions, in their order; the generator writes the replies of those with
+    evidence together (`Generator.generate_many`: batched on a GPU)."""
+    prepared = [_prepare(index, embedder, load_generator, q, options) for q in queries]
+    todo = [p for p in prepared if p.done is None]
+    if todo:
+        generator = load_generator()
+        gens = generator.generate_many([p.messages for p in todo], max_new_tokens=options.max_new_tokens,
+                                       temperature=options.temperature, seed=options.seed)
+        for p, gen in zip(todo, gens):
+            p.done = _finish(p, generator, gen, embedder)
+    return [p.done for p in prepared]
+
+
+def _finish(prepared: _Prepared, generator: Generator, gen, embedder: Embedder) -> Summary:
+    """Parse the reply, verify each citation against its passage, and quote the papers."""
+    query, evidence, timings = prepared.query, prepared.evidence, prepared.timings
     timings.update(generate_s=gen.seconds, first_token_s=gen.first_token_seconds or 0.0,
                    tokens_per_s=gen.tokens_per_second, prompt_tokens=gen.prompt_tokens, new_tokens=gen.new_tokens)
     said = gen.text.lstrip()

@@ -36,7 +36,7 @@ def test_loss_falls_resumes_and_merged_model_answers(train_file, tmp_path):
     pytest.importorskip("peft")
     from rag.generate import TransformersGenerator, load_generator
 
-    base = load_generator("smollm2")  # shared with the other tests of the run; trained on copies only
+    base = load_generator("smollm2", backend="transformers")  # shared with the other tests of the run; trained on copies only
     items = read_items(train_file)
     ids, labels = encode(base.tokenizer, items[0])
     answer = [t for t in labels if t != -100]

@@ -401,3 +401,14 @@ def test_llama_packing_keeps_passages_within_budget(llama, llama_tokenizer):
     # Counting words instead would overfill the prompt: the budget has to be counted in the model's tokens.
     by_words = pack(hits, lambda t: len(t.split()), budget)
     assert sum(count(render_passage(e.number, e.hit, e.text)) for e in by_words) > budget
+
+
+def test_llama_batch_of_prompts_of_different_lengths_gives_each_its_own_reply(llama):
+    conversations = [messages_for(DVT, PASSAGE), messages_for("Is heparin safe?", "Short."),
+                     messages_for(DVT, PASSAGE * 3)]
+    together = llama.generate_many(conversations, max_new_tokens=40, batch_size=3)  # left-padded, one generate
+    alone = [llama.generate(m, max_new_tokens=40) for m in conversations]
+    assert [g.text for g in together] == [g.text for g in alone] == [REPLY] * 3
+    assert [g.new_tokens for g in together] == [g.new_tokens for g in alone]
+    assert [g.prompt_tokens for g in together] == [g.prompt_tokens for g in alone]
+    assert len({g.prompt_tokens for g in together}) == 3 and all(g.stopped is None for g in together)

@@ -131,7 +131,7 @@ def test_wilson_interval():
 def smollm2():
     from rag.generate import load_generator
 
-    return load_generator("smollm2")  # the process-wide cache: the CLI tests below reuse it
+    return load_generator("smollm2", backend="transformers")  # the process-wide cache: the CLI tests below reuse it
 
 
 @pytest.mark.slow

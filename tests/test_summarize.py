@@ -194,3 +194,29 @@ def test_extractive_summary_needs_no_generator(pdf_library):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["model"] == "extractive" and data["findings"][0]["citations"][0]["quote"]
+
+
+def test_several_questions_come_back_in_their_order(pdf_library, tmp_path):
+    questions = ["How does the KCNJ11 S118L mutation change KATP channel ATP sensitivity?",
+                 "Who won the football world cup final?", DVT]
+    many = pdf_library.summarize_many(questions, model="extractive", k=6)
+    one_by_one = [pdf_library.summarize(q, model="extractive", k=6) for q in questions]
+    assert [s.query for s in many] == questions
+    assert [s.status for s in many] == ["ok", "insufficient_evidence", "ok"]
+    assert [[f.text for f in s.findings] for s in many] == [[f.text for f in s.findings] for s in one_by_one]
+
+    file = tmp_path / "questions.txt"
+    file.write_text(f"# questions for the review\n{questions[0]}\n\n{questions[1]}\n{questions[2]}\n")
+    out = CliRunner().invoke(app, ["summarize", "--queries-file", str(file), "--model", "extractive", "-k", "6",
+                                   "--json", "--index", str(pdf_library.path)])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert [d["query"] for d in data] == questions and [d["status"] for d in data] == [s.status for s in many]
+    md = CliRunner().invoke(app, ["summarize", "--queries-file", str(file), "--model", "extractive", "-k", "6",
+                                  "--index", str(pdf_library.path)])
+    assert md.exit_code == 0 and [line[3:] for line in md.stdout.splitlines() if line.startswith("## ")] == questions
+
+    for args, said in [(["--query", DVT, "--queries-file", str(file)], "one of the two"), ([], "one of the two"),
+                       (["--queries-file", str(tmp_path / "none.txt")], "none.txt: cannot read")]:
+        bad = CliRunner().invoke(app, ["summarize", "--model", "extractive", "--index", str(pdf_library.path), *args])
+        assert bad.exit_code != 0 and said in bad.output
