@@ -222,14 +222,7 @@ def summarize(
         _fail("interrupted", 130)
     if stream and raw:
         typer.echo("\n" + "─" * 60, err=True)
-    if note:
-        typer.echo(f"medrag: note: {note}", err=True)
-    typer.echo(text)
-    if out:
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            _fail(f"{out}: cannot write ({exc.strerror})")
+    _emit(text, out, [note] if note else [])
 
 
 def _summarize_file(path: Path, index, device, server, as_json: bool, out, options: dict, dtype) -> None:
@@ -259,6 +252,11 @@ def _summarize_file(path: Path, index, device, server, as_json: bool, out, optio
         _fail(exc)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    _emit(text, out, sorted(notes))
+
+
+def _emit(text: str, out: Optional[Path], notes: list[str]) -> None:
+    """Notes to stderr, the result to stdout and, with --out, to that file."""
     for note in notes:
         typer.echo(f"medrag: note: {note}", err=True)
     typer.echo(text)
