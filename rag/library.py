@@ -37,6 +37,17 @@ def choose_model(model: str) -> tuple[str, str | None]:
                         "(after accepting its licence) or pass --model; --model smollm2 tries a small offline generator")
 
 
+class _LoadedOnUse:
+    """The full embedder for an index run, loaded when a file first needs embedding: a run that finds
+    nothing changed answers in a second instead of loading torch and the model."""
+
+    def __init__(self, load):
+        self._load = load
+
+    def embed(self, texts, batch_size: int = 512):
+        return self._load().embed(texts, batch_size)
+
+
 class Library:
     """An index folder and the models that read it; opens the index, or creates it on first `index`.
 
@@ -136,9 +147,10 @@ class Library:
               max_file_mb: float = 100.0, progress: bool = True, on_progress=None) -> IndexReport:
         """Index files and folders (recursively). Unchanged files are skipped; returns a report."""
         store = self._open_for_writing()
-        chunk_tokens = min(int(store.manifest.get("chunk_tokens") or self.chunk_tokens), self.embedder.max_tokens)
+        tokens = self.query_embedder  # the same tokenizer as the full embedder, without loading torch
+        chunk_tokens = min(int(store.manifest.get("chunk_tokens") or self.chunk_tokens), tokens.max_tokens)
         overlap = min(int(store.manifest.get("overlap") or self.overlap), chunk_tokens // 2)
-        chunker = Chunker(self.embedder.count_tokens, chunk_tokens, overlap)
+        chunker = Chunker(tokens.count_tokens, chunk_tokens, overlap)
         bar = None
         callback = on_progress
         if progress and on_progress is None:
@@ -152,7 +164,7 @@ class Library:
                 bar.update(1)
         store.lock()
         try:
-            return run_index(store, self.embedder, chunker, [Path(p) for p in paths],
+            return run_index(store, _LoadedOnUse(lambda: self.embedder), chunker, [Path(p) for p in paths],
                              limits=Limits(max_pages=max_pages, max_file_mb=max_file_mb), prune=prune,
                              on_progress=callback)
         finally:

@@ -109,3 +109,26 @@ def test_discover_recurses_and_reports_missing_paths(tmp_path):
     found, problems = discover([tmp_path / "a", tmp_path / "nope.pdf"])
     assert found == [tmp_path / "a" / "b" / "x.ris"]
     assert problems[0].reason == "no such file or folder"
+
+
+def test_pdfium_page_text_reads_like_pypdf_and_keeps_word_spaces_pypdf_loses(monkeypatch):
+    need_data()
+    from rag.ingest.pdf import read_pdf
+
+    def both(name):
+        monkeypatch.setenv("MEDRAG_PDF_TEXT", "pypdf")
+        slow = read_pdf(PDFS / name, 500)
+        monkeypatch.setenv("MEDRAG_PDF_TEXT", "pdfium")
+        return slow, read_pdf(PDFS / name, 500)
+
+    slow, fast = both("datta2010-dvt-prophylaxis-trauma.pdf")
+    assert (fast.title, fast.year, fast.doi, len(fast.pages)) == (slow.title, slow.year, slow.doi, len(slow.pages))
+    text = " ".join(p.text for p in fast.pages)
+    assert "\r" not in text and "\ufffe" not in text and "\x02" not in text
+    assert "permanent retrievable filters" in " ".join(text.split())  # "perma-" at a line end, joined
+    words, slow_words = text.split(), " ".join(p.text for p in slow.pages).split()
+    assert len(set(words) & set(slow_words)) / len(set(slow_words)) > 0.95
+
+    slow, fast = both("10.1126_science.abi9591.pdf")  # pypdf runs this paper's words together
+    assert "can suppress myelin oligodendrocyte glycoprotein" in " ".join(" ".join(p.text for p in fast.pages).split())
+    assert "cansuppressmyelin" in "".join(p.text for p in slow.pages)

@@ -183,3 +183,20 @@ def test_llama_gguf_applies_the_template_counts_and_stops_at_end_of_turn(llama_g
     assert g.new_tokens == gen.count_tokens(REPLY) + 1  # and <|eot_id|>, which ends it
     assert g.stopped is None
     assert np.isfinite(g.tokens_per_second)
+
+
+@pytest.mark.parametrize("ftype", ["Q8_0", "Q4_K_M"])
+def test_llama_gguf_quantized_as_users_get_it_still_stops_at_end_of_turn(llama_gguf, tmp_path, ftype):
+    """Llama 3.2 1B Instruct comes as Q8_0 and Q4_K_M files: the same tiny model quantized by llama.cpp itself."""
+    import llama_cpp
+
+    _, path = llama_gguf
+    out = tmp_path / f"tiny-{ftype}.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype}")
+    assert llama_cpp.llama_model_quantize(str(path).encode(), str(out).encode(), params) == 0
+    assert out.stat().st_size < path.stat().st_size
+    gen = LlamaCppGenerator(out)
+    assert EOT in gen.stop_ids
+    g = gen.generate(messages_for(DVT, PASSAGE), max_new_tokens=40)
+    assert g.text == REPLY and g.stopped is None and g.new_tokens == gen.count_tokens(REPLY) + 1

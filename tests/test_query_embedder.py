@@ -89,3 +89,18 @@ def test_search_results_agree_with_the_full_embedder(pdf_library):
         ours = [(h.chunk_id, round(h.score, 4)) for h in fresh.search(question, k=8)]
         theirs = [(h.chunk_id, round(h.score, 4)) for h in pdf_library.search(question, k=8)]
         assert ours == theirs
+
+
+def test_an_index_run_with_nothing_changed_does_not_load_torch(small_pdfs, tmp_path):
+    from rag import Library
+
+    index = tmp_path / "idx"
+    assert Library(index).index(small_pdfs, progress=False).indexed == 3
+    code = (
+        "import sys; from rag import Library; "
+        f"r = Library({str(index)!r}).index({str(small_pdfs)!r}, progress=False); "
+        "print(r.unchanged, r.chunks_added, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3", "0", "False"]
