@@ -37,11 +37,15 @@ def offline_copy(canonical: str) -> Path | None:
     return folder if (folder / "modules.json").exists() else None
 
 
+# What a Linux machine with a GPU torch can use shows: NVIDIA's driver, WSL's GPU device, AMD's ROCm device.
+_GPU_SIGNS = ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/dxg", "/dev/kfd")
+
+
 def pick_device(device: str | None = None) -> str:
     if device:
         return device
-    if not os.path.exists("/proc/driver/nvidia/version") and "torch" not in sys.modules and sys.platform == "linux":
-        return "cpu"  # no NVIDIA driver: no need to import torch (1-2 s) to learn there is no GPU
+    if sys.platform == "linux" and "torch" not in sys.modules and not any(os.path.exists(p) for p in _GPU_SIGNS):
+        return "cpu"  # no GPU driver: no need to import torch (1-2 s) to learn there is no GPU
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -204,7 +204,6 @@ class TransformersGenerator(Generator):
         return Generation(self.tokenizer.decode(kept, skip_special_tokens=True).strip(), int(len(new)), prompt_len,
                           seconds, streamer.first_token_seconds, stopped="repetition" if looped else None)
 
-
     def generate_many(self, conversations, *, max_new_tokens=384, temperature=0.0, seed=None,
                       batch_size: int | None = None) -> list[Generation]:
         """On a GPU, up to `batch_size` (default 16) conversations are generated together, left-padded;

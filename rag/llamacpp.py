@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .errors import MissingDependency, ModelUnavailable
+from .errors import InvalidQuery, MissingDependency, ModelUnavailable
 from .generate import END_OF_TURN, PROMPT_DATE, Generation, Generator, RepetitionDetector
 
 MAX_CONTEXT = 8192  # KV cache allocated up front: Llama 3.2's 131,072 tokens would take gigabytes
@@ -49,8 +49,7 @@ class LlamaCppGenerator(Generator):
             raise ModelUnavailable(f"{path} could not be loaded by llama.cpp "
                                    f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
         trained = int(self.llm.metadata.get(f"{self.llm.metadata.get('general.architecture')}.context_length", 0) or 0)
-        if trained and trained < context:  # no longer than the model was trained for
-            self.llm = Llama(model_path=str(path), n_ctx=trained, n_threads=threads or default_threads(), verbose=False)
+        self.context = min(self.llm.n_ctx(), trained or context)  # no longer than the model was trained for
         self.template_text = self.llm.metadata.get("tokenizer.chat_template")
         if not self.template_text:
             raise ModelUnavailable(f"{path} has no chat template; medrag needs an instruction-tuned (chat) model")
@@ -115,10 +114,10 @@ class LlamaCppGenerator(Generator):
                  on_text: Callable[[str], None] | None = None) -> Generation:
         started = time.perf_counter()
         ids = self.prompt_ids(messages)
-        room = self.llm.n_ctx() - len(ids)
+        room = self.context - len(ids)
         if room <= 0:
-            raise ValueError(f"the prompt is {len(ids)} tokens, more than the {self.llm.n_ctx()} this model's "
-                             "context holds; lower context_tokens")
+            raise InvalidQuery(f"the prompt is {len(ids)} tokens, more than the {self.context} this model's "
+                               "context holds; lower --context-tokens")
         budget = min(max_new_tokens, room)
         if seed is not None:
             self.llm.set_seed(seed)
