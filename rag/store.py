@@ -25,6 +25,9 @@ from .records import Chunk, Document
 from .vectors import IVF_TRAIN, VectorIndex, resolve_type
 
 FORMAT = "medrag-index"
+# Vectors are kept in SQLite as float16: half the bytes of float32, and on the PubMedQA and full-text
+# sets the same top 10 (bench/bench_vector_storage.py). FAISS is built from the same rounded values.
+VECTOR_DTYPE = np.float16
 # v2: each passage is embedded and lexically indexed with its paper's title and section heading
 # (chunks.context). A v1 index is upgraded in place by Index.upgrade, from the texts it holds.
 FORMAT_VERSION = 2
@@ -192,13 +195,14 @@ class Index:
                      d.doi, d.pmid, d.journal, d.record, d.page_count or len(d.pages), json.dumps(list(d.references))))
             ids = []
             titles = {doc_id: d.title for doc_id, d in docs}
+            vectors = stored_vectors(vectors)  # FAISS gets exactly what SQLite keeps
             for c, v in zip(chunks, vectors):
                 context = passage_context(titles.get(c.doc_id), c.section)
                 cur = self.db.execute(
                     "INSERT INTO chunks (doc_id, ordinal, text, page_start, page_end, section, char_start,"
                     " char_end, vector, context) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (c.doc_id, c.ordinal, c.text, c.page_start, c.page_end, c.section, c.char_start,
-                     c.char_end, np.asarray(v, dtype=np.float32).tobytes(), context))
+                     c.char_end, v.astype(VECTOR_DTYPE).tobytes(), context))
                 rowid = cur.lastrowid
                 ids.append(rowid)
                 self.db.execute("INSERT INTO chunks_fts (rowid, context, text) VALUES (?,?,?)", (rowid, context, c.text))
@@ -279,7 +283,8 @@ class Index:
                     break
                 vectors = embed([embedding_text(context, text) for _, context, text in part])
                 self.db.executemany("UPDATE chunks SET vector=? WHERE id=?",
-                                    [(np.asarray(v, dtype=np.float32).tobytes(), r[0]) for v, r in zip(vectors, part)])
+                                    [(v.astype(VECTOR_DTYPE).tobytes(), r[0])
+                                     for v, r in zip(stored_vectors(vectors), part)])
                 last = part[-1][0]
                 done += len(part)
                 if on_progress:
@@ -343,10 +348,19 @@ class Index:
                 part = ids[i:i + 900]
                 rows += self.db.execute(
                     f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
-        matrix = np.zeros((len(rows), self.dimension), dtype=np.float32)
-        for i, (_, blob) in enumerate(rows):
-            matrix[i] = np.frombuffer(blob, dtype=np.float32)
-        return np.asarray([r[0] for r in rows], dtype=np.int64), matrix
+        return np.asarray([r[0] for r in rows], dtype=np.int64), self._decode([r[1] for r in rows])
+
+    def _decode(self, blobs: list[bytes]) -> np.ndarray:
+        """Stored vectors as float32 rows: float16 blobs (this version) and float32 ones (earlier
+        versions) are told apart by their length, so an index may hold both."""
+        if not blobs:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        sizes = {len(b) for b in blobs}
+        if len(sizes) == 1:
+            dtype = np.float16 if sizes.pop() == 2 * self.dimension else np.float32
+            return np.frombuffer(b"".join(blobs), dtype=dtype).reshape(len(blobs), -1).astype(np.float32)
+        return np.stack([np.frombuffer(b, dtype=np.float16 if len(b) == 2 * self.dimension else np.float32)
+                         for b in blobs]).astype(np.float32)
 
     def vector_batches(self, size: int = 50_000):
         """(ids, vectors) of every chunk in id order, `size` at a time."""
@@ -357,8 +371,7 @@ class Index:
             if not rows:
                 return
             last = rows[-1][0]
-            yield (np.asarray([r[0] for r in rows], dtype=np.int64),
-                   np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+            yield np.asarray([r[0] for r in rows], dtype=np.int64), self._decode([r[1] for r in rows])
 
     def sample_vectors(self, n: int, seed: int = 0) -> np.ndarray:
         """Up to n stored vectors drawn at random (all of them when there are fewer)."""
@@ -389,3 +402,8 @@ def _doc_row(r) -> dict:
     d["authors"] = json.loads(d["authors"] or "[]")
     d["references"] = json.loads(d.pop("refs") or "[]")
     return d
+
+
+def stored_vectors(vectors: np.ndarray) -> np.ndarray:
+    """Vectors as SQLite keeps them (rounded to VECTOR_DTYPE), back in float32."""
+    return np.asarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE).astype(np.float32)

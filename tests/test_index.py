@@ -177,3 +177,27 @@ def test_all_shared_pdfs_indexed_with_titles_pages_and_a_free_second_run(pdf_lib
     assert sum(bool(d["doi"]) for d in docs) >= 10
     spans = pdf_library.store.db.execute("SELECT min(page_start), max(page_end) FROM chunks").fetchone()
     assert spans[0] == 1 and spans[1] >= 10
+
+
+def test_vectors_are_kept_as_float16_and_earlier_float32_rows_still_read(small_pdfs, tmp_path):
+    import numpy as np
+
+    from rag import Library
+    from rag.store import stored_vectors
+
+    lib = Library(tmp_path / "idx")
+    lib.index(small_pdfs, progress=False)
+    store = lib.store
+    sizes = {r[0] for r in store.db.execute("SELECT length(vector) FROM chunks")}
+    assert sizes == {2 * store.dimension}  # float16: half of float32
+    ids, matrix = store.all_vectors()
+    assert matrix.dtype == np.float32 and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=2e-3)
+    # A row written by an earlier medrag (float32) beside float16 ones: both read, in id order.
+    first = int(ids[0])
+    with store.db:
+        store.db.execute("UPDATE chunks SET vector=? WHERE id=?", (matrix[0].astype(np.float32).tobytes(), first))
+    again_ids, again = store.all_vectors()
+    assert again_ids.tolist() == ids.tolist() and np.array_equal(again, matrix)
+    batched = np.concatenate([v for _, v in store.vector_batches(size=7)])
+    assert np.array_equal(batched, matrix)
+    assert np.array_equal(stored_vectors(matrix), matrix)  # rounding twice changes nothing
