@@ -91,9 +91,11 @@ def test_api_key_email_and_tool_are_sent_and_the_rate_is_kept(fake, tmp_path):
     assert plain.min_interval == pytest.approx(0.37)  # NCBI: at most 3 a second without a key
     for _ in range(3):
         plain.esearch("pubmed", QUERY)
+    # The server notes when it handles each request; on a loaded machine one may be handled a few ms
+    # late, which shortens the next gap as seen there, but not the span of the three.
     times = [r.at for r in fake.log]
-    assert min(b - a for a, b in zip(times[:3], times[1:3])) >= 0.10
-    assert min(b - a for a, b in zip(times[3:], times[4:])) >= 0.36
+    assert times[2] - times[0] >= 2 * 0.11 - 0.03 and min(b - a for a, b in zip(times[:3], times[1:3])) >= 0.08
+    assert times[5] - times[3] >= 2 * 0.37 - 0.03 and min(b - a for a, b in zip(times[3:], times[4:])) >= 0.30
     assert {(r.params["tool"], r.params["email"], r.params["api_key"]) for r in fake.log[:3]} == \
         {("mytool", "me@example.org", "KEY123")}
     assert fake.log[3].params["tool"] == "medrag" and "api_key" not in fake.log[3].params

@@ -84,9 +84,11 @@ def test_backend_choice(smollm2, monkeypatch):
         load_generator("smollm2", backend="onnx")
 
 
-def test_summarize_from_the_command_line_runs_on_llamacpp(pdf_library):
+def test_summarize_from_the_command_line_runs_on_llamacpp(small_pdfs, tmp_path):
+    index = tmp_path / "idx"
+    assert CliRunner().invoke(app, ["index", str(small_pdfs), "--index", str(index)]).exit_code == 0
     out = CliRunner().invoke(app, ["summarize", "--query", DVT, "--model", "smollm2", "--json", "--max-new-tokens",
-                                   "160", "--index", str(pdf_library.path)])
+                                   "160", "--index", str(index)])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["model"] == "smollm2" and data["raw"]
