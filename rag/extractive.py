@@ -33,7 +33,10 @@ _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviat
 _PROCEDURE = re.compile(r"^(?:(?:the\s+)?search\s+(?:terms?|strateg\w*|string)|(?:key\s*words?|mesh\s+terms)\b|"
                         r"(?:the\s+)?(?:following\s+)?databases?\b|we\s+searched|(?:the\s+)?(?:inclusion|exclusion|"
                         r"eligibility)\s+criteria|data\s+(?:were|was)\s+(?:extracted|collected|abstracted)|"
-                        r"statistical\s+analys[ie]s\b)|\b(?:PRISMA|MOOSE|STROBE|CONSORT)\b", re.IGNORECASE)
+                        r"statistical\s+analys[ie]s\b)|\b(?:PRISMA|MOOSE|STROBE|CONSORT)\b|"
+                        r"\b(?:PubMed|EMBASE|MEDLINE|Cochrane\s+Library|CINAHL|Scopus|Web\s+of\s+Science)\b|"
+                        r"\b(?:manuscripts|articles|publications|papers|records|abstracts|citations)\s+(?:were|was)\s+"
+                        r"(?:identified|reviewed|screened|selected|sorted|retrieved|included|excluded)\b", re.IGNORECASE)
 
 
 def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:

@@ -281,7 +281,7 @@ def polarity_conflict(claim: str, quote: str, context: str | None = None) -> str
     # The quote negates what the claim affirms.
     if not c_denies:
         for phrase, scope, strong in q.negated:
-            if scope and len(scope & c.affirmed) >= _needed(scope, strong):
+            if scope and len(scope & c.affirmed) >= _needed(scope, strong) and not (scope & c.negated_stems):
                 return f"negation: passage says '{phrase}', claim does not"
         # A direction the claim asserts and the quote denies ("increased risk" vs "no increase in risk").
         for fam, sign, word in sorted(c.directions):

@@ -220,3 +220,18 @@ def test_several_questions_come_back_in_their_order(pdf_library, tmp_path):
                        (["--queries-file", str(tmp_path / "none.txt")], "none.txt: cannot read")]:
         bad = CliRunner().invoke(app, ["summarize", "--model", "extractive", "--index", str(pdf_library.path), *args])
         assert bad.exit_code != 0 and said in bad.output
+
+
+@pytest.mark.parametrize("sentence, finding", [
+    ("PubMed, EMBASE and the Cochrane Library were searched from 1966 to 2009 for trauma studies.", False),
+    ("Thirty-one manuscripts were identified and reviewed in full for complications of prophylaxis.", False),
+    ("Major bleeding followed low molecular weight heparin prophylaxis in 3% of trauma patients.", True),
+])
+def test_search_procedure_sentences_are_not_findings(sentence, finding):
+    from rag.extractive import sentence_candidates
+    from rag.pack import Evidence
+    from rag.records import Hit
+
+    hit = Hit(rank=1, score=1.0, doc_id="d", chunk_id="1", text=sentence, title="Prophylaxis in trauma", year=2010,
+              source="p.pdf", page_start=2, page_end=2, section="Results", kind="pdf")
+    assert bool(sentence_candidates([Evidence(1, hit, sentence)])) is finding

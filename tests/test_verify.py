@@ -72,6 +72,8 @@ def test_polarity_conflicts_are_found(claim, quote):
     ("Costs did not differ between the groups.", "Costs were similar between the groups."),
     ("Heparin reduced DVT without increasing bleeding.", "Heparin reduced DVT; no patient had major bleeding."),
     ("Survival improved and complications decreased.", "Survival improved while complications decreased."),
+    ("There are no statistically apparent motion differences between SUP-CTV and INF-CTV.",
+     "No statistically significant differences between INF-CTV and SUP-CTV motion were present."),
 ])
 def test_agreeing_statements_have_no_conflict(claim, quote):
     assert polarity_conflict(claim, quote) is None
