@@ -1,7 +1,8 @@
 """Full-text retrieval evaluation on the 12 shared PDFs: for each question, the share of its key
 passages found in the top 1/5/10 passages, per search setting, beside the naive baseline (BM25 over
 1,000-character page chunks of the same PDFs) run in the same script; search latency per setting;
-and the share of key passages in the evidence `summarize` gives the generator.
+the share of key passages in the evidence `summarize` gives the generator; and the share whose
+sentence the extractive summary gives as a finding.
 
     python bench/eval_fulltext.py [--index DIR] [--details out.jsonl] [--slow]
 
@@ -21,7 +22,7 @@ from common import ROOT, need_data
 from naive import NaiveBM25
 
 from rag import Library
-from rag.evaluate import first_found, passages_found, read_passage_queries
+from rag.evaluate import first_found, passages_found, read_passage_queries, words
 
 QUESTIONS = ROOT / "bench" / "data" / "fulltext_questions.jsonl"
 KS = (1, 5, 10)
@@ -84,6 +85,23 @@ def evidence_share(lib: Library, queries, count_tokens, **options) -> float:
     return statistics.mean(shares)
 
 
+def finding_share(lib: Library, queries) -> float:
+    """Mean share of key passages one of whose sentences is an extractive finding: a finding counts
+    when at least 60% of its words are words of a key passage of the same paper."""
+    shares = []
+    for q in queries:
+        s = lib.summarize(q.question, model="extractive")
+        found = [(c.passage.hit.source, f.text) for f in s.findings for c in f.citations[:1]]
+        shares.append(sum(any(src.endswith(key.paper) and key_sentence(key.text, text) for src, text in found)
+                          for key in q.passages) / len(q.passages))
+    return statistics.mean(shares)
+
+
+def key_sentence(key: str, finding: str, share: float = 0.6) -> bool:
+    key_words, finding_words = set(words(key)), words(finding)
+    return bool(finding_words) and sum(w in key_words for w in finding_words) / len(finding_words) >= share
+
+
 def main(argv: list[str] | None = None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--index", type=Path, help="an index of the 12 shared PDFs (built in a temp folder if absent)")
@@ -116,6 +134,7 @@ def main(argv: list[str] | None = None):
     count = llama_tokens() or lib.embedder.count_tokens
     for name, options in (("default", {}), ("cap 3 per paper (v0.1)", {"max_per_doc": 3})):
         print(f"summary evidence holding the key passage, {name}: {evidence_share(lib, queries, count, **options):.3f}")
+    print(f"extractive summary with a key sentence among its findings: {finding_share(lib, queries):.3f}")
     if args.details:
         with open(args.details, "w") as f:
             for i, q in enumerate(queries):

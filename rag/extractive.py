@@ -24,6 +24,12 @@ MIN_SIMILARITY = 0.30  # a sentence further than this from the question is not a
 RESULT_BONUS = 0.05
 _RESULT = re.compile(r"\d|%|\b(?:found|showed|shown|increas\w*|decreas\w*|reduc\w*|associated|higher|lower|"
                      r"improv\w*|risk|rate|significant\w*|caused|led to|resulted|compared|than)\b", re.IGNORECASE)
+# A sentence that cites other papers ("[10]", "[2,3,7-9]", "(Smith et al., 2005)") reports earlier work,
+# usually background, rather than what this paper found; it gives way to one of the same relevance
+# that cites nothing (bench/eval_fulltext.py: key sentence among the findings 0.595 -> 0.686).
+OTHER_WORK_PENALTY = 0.05
+_CITES_OTHERS = re.compile(r"\[\d+(?:\s*[,\u2013\-]\s*\d+)*\]|\(\s*[A-Z][A-Za-z-]+(?: et al\.?| and [A-Z][A-Za-z-]+)?,?\s+"
+                           r"(?:19|20)\d\d[a-z]?\s*\)")
 _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)
 _HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|results?|discussion|conclusions?|"
                              r"findings|summary|objectives?|aims?)\s*[:.]?\s+(?=[A-Z])", re.IGNORECASE)
@@ -72,6 +78,8 @@ def _prior(e: Evidence, sentence: str) -> float:
     bonus = RESULT_BONUS if _RESULT.search(sentence) else 0.0
     if e.hit.section and _METHOD_SECTIONS.search(e.hit.section):
         bonus -= RESULT_BONUS
+    if _CITES_OTHERS.search(sentence):
+        bonus -= OTHER_WORK_PENALTY
     return bonus
 
 

@@ -235,3 +235,19 @@ def test_search_procedure_sentences_are_not_findings(sentence, finding):
     hit = Hit(rank=1, score=1.0, doc_id="d", chunk_id="1", text=sentence, title="Prophylaxis in trauma", year=2010,
               source="p.pdf", page_start=2, page_end=2, section="Results", kind="pdf")
     assert bool(sentence_candidates([Evidence(1, hit, sentence)])) is finding
+
+
+def test_sentences_citing_other_papers_give_way_to_the_papers_own():
+    from rag.extractive import _prior
+    from rag.pack import Evidence
+    from rag.records import Hit
+
+    own = "Major bleeding occurred in 3.9% of patients given enoxaparin."
+    hit = Hit(rank=1, score=1.0, doc_id="d", chunk_id="1", text=own, title="Prophylaxis in trauma", year=2010,
+              source="p.pdf", page_start=2, page_end=2, section="Results", kind="pdf")
+    e = Evidence(1, hit, own)
+    for cited in ("Major bleeding occurred in 3.1% of patients given enoxaparin [9].",
+                  "Major bleeding occurred in 3.1% of patients given enoxaparin [2,3,7-9].",
+                  "Major bleeding occurred in 3.1% of patients given enoxaparin (Geerts et al., 2004)."):
+        assert _prior(e, cited) < _prior(e, own)
+    assert _prior(e, "Bleeding occurred in 3.9% [95% CI 2.1-5.0] of patients.") == _prior(e, own)
