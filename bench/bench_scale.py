@@ -10,10 +10,11 @@ writes them: SQLite rows, FTS5 and the vector index.
 
 At each size it runs the PubMedQA questions through `Library.search` (query embedding included) in
 dense, lexical and hybrid mode, and reports p50/p95 latency and recall@10 of the question's own
-abstract; lexical and hybrid are run with the full-text plan before this change (every query term
-scored over every passage that holds any of them) and with the current one, side by side.
+abstract; lexical and hybrid are run with each lexical plan side by side: FTS5 scoring every passage
+that holds any query term, FTS5 scoring only those holding the most selective terms, and the tantivy
+engine (rag/lexical.py) that indexes past 20,000 passages have beside SQLite.
 
-    python bench/bench_scale.py [--sizes 10000,100000,1000000] [--queries 200] [--work DIR]
+    python bench/bench_scale.py [--sizes 10000,100000,1000000] [--queries 200] [--work DIR] [--plans ...]
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import numpy as np
 from common import DATA, peak_rss_mb
 
 from rag import Library, retrieve
+from rag.retrieve import PRUNE_FROM
 from rag.evaluate import pubmedqa_sets
 from rag.records import Chunk, Document, Page
 from rag.verify import sentence_spans
@@ -78,24 +80,28 @@ def grow(lib: Library, target: int, sentences: list[str], vectors: np.ndarray, r
     return made
 
 
-def measure(lib: Library, questions: list[dict], plans: dict) -> list[tuple]:
-    """Each mode over the questions, lexical and hybrid once per BM25 plan (a PRUNE_FROM value)."""
-    current = retrieve.PRUNE_FROM
+def measure(lib: Library, questions: list[dict], plans: list[str]) -> list[tuple]:
+    """Each mode over the questions; lexical and hybrid once per lexical plan: "fts5 full" (every
+    term, every matching passage scored), "fts5 selective" (PRUNE_FROM, MATCH_BUDGET) and "tantivy"
+    (the engine of rag/lexical.py, which the index has past lexical.ENGINE_FROM passages)."""
+    index = lib.store
     out = []
     for mode in ("dense", "lexical", "hybrid"):
-        for plan, prune_from in plans.items():
-            if mode == "dense" and plan != "current":
+        for plan in plans:
+            if mode == "dense" and plan != plans[-1]:
                 continue
-            retrieve.PRUNE_FROM = prune_from
+            retrieve.PRUNE_FROM = float("inf") if plan == "fts5 full" else PRUNE_FROM
             times, found = [], 0
             for q in questions:
+                index._lexical = False if plan == "tantivy" else None  # None: FTS5
                 t = time.perf_counter()
                 hits = lib.search(q["query"], k=10, mode=mode)
                 times.append(time.perf_counter() - t)
                 found += any(h.pmid in q["relevant"] for h in hits)
             p50, p95 = percentiles(times)
             out.append((mode, plan if mode != "dense" else "-", p50, p95, found / len(questions)))
-    retrieve.PRUNE_FROM = current
+    retrieve.PRUNE_FROM = PRUNE_FROM
+    index._lexical = False
     return out
 
 
@@ -103,6 +109,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--plans", default="fts5 full,fts5 selective,tantivy",
+                    help="lexical plans to compare (fts5 full is slow at 1M: leave it out there)")
     ap.add_argument("--work", type=Path, default=None, help="folder for the indexes [a temporary one]")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="medrag-scale-"))
@@ -116,8 +124,7 @@ def main():
     print(f"{len(sentences)} sentences of the shared abstracts embedded in {time.perf_counter() - t:.0f} s; "
           f"work folder {work}", flush=True)
     rng = np.random.default_rng(0)
-    # Before the change every index was searched as a small one is: every term, every match scored.
-    plans = {"before": float("inf"), "current": retrieve.PRUNE_FROM}
+    plans = [p for p in args.plans.split(",") if p]
     made = sum(1 for _ in lib.store.db.execute("SELECT 1 FROM documents WHERE doc_id LIKE 'made%'"))
     print(f"{'passages':>9} {'mode':<8} {'lexical plan':<12} {'p50 ms':>7} {'p95 ms':>7} {'R@10':>6}", flush=True)
     for size in [int(s) for s in args.sizes.split(",")]:

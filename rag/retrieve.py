@@ -190,7 +190,14 @@ def latin_expression(index: Index, query: str) -> str | None:
 
 def _lexical(index: Index, query: str, pool: int, where: str, params: list) -> list[list[tuple[int, float]]]:
     lists = []
-    latin = latin_expression(index, query)
+    engine = index.lexical if where == "1" else None
+    if engine is not None:
+        # Past ENGINE_FROM passages, tantivy: every term scored, only the best kept (rag/lexical.py).
+        # Scores are negated to FTS5's convention (lower is better).
+        lists.append([(i, -s) for i, s in engine.search(latin_terms(query), pool)])
+        latin = None
+    else:
+        latin = latin_expression(index, query)
     for table, expr in (("chunks_fts", latin), ("chunks_cjk", cjk_query(query))):
         if not expr:
             continue

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 
 from . import __version__
 from .errors import IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated
+from . import lexical
 from .context import embedding_text, passage_context
 from .records import Chunk, Document
 from .vectors import IVF_TRAIN, VectorIndex, resolve_type
@@ -109,6 +111,11 @@ class Index:
             self._write_manifest()
         self._vectors: VectorIndex | None = None
         self._lock_file = None
+        # The full-text engine (rag/lexical.py): the generation this object opened the index at, and
+        # the chunk ids removed since, so that a save can bring the engine up to date incrementally.
+        self._opened_generation = self.generation
+        self._removed_since_open: list[int] = []
+        self._lexical: lexical.LexicalEngine | None | bool = False  # False: not looked at yet
 
     # ---- properties -------------------------------------------------------------------------
     @property
@@ -145,6 +152,47 @@ class Index:
                 vectors.rebuild_from(self.vector_batches(), sample)
             self._vectors = vectors
         return self._vectors
+
+    @property
+    def lexical(self) -> "lexical.LexicalEngine | None":
+        """The full-text engine when the index is large enough to have one and it is current;
+        None means: search FTS5 (always current)."""
+        if self._lexical is False:
+            engine = None
+            if len(self.vectors) >= lexical.ENGINE_FROM and lexical.available():
+                engine = lexical.LexicalEngine.open(self.path)
+                if engine is not None and engine.generation != self.generation:
+                    engine = None  # stale: the next save brings it up to date
+            self._lexical = engine
+        return self._lexical
+
+    def _sync_lexical(self) -> None:
+        """Bring the full-text engine to the current generation: the rows added and removed since
+        it was stamped when it was stamped at the generation this object opened; all rows anew
+        otherwise. An index below ENGINE_FROM keeps none."""
+        self._lexical = False
+        if self.count_chunks() < lexical.ENGINE_FROM or not lexical.available():
+            shutil.rmtree(self.path / lexical.FOLDER, ignore_errors=True)
+            return
+        engine = lexical.LexicalEngine.open(self.path)
+        if engine is not None and engine.generation == self.generation:
+            return
+        if engine is not None and engine.generation == self._opened_generation:
+            engine.update(self._lexical_rows(engine.max_id), self._removed_since_open, self.generation)
+        else:
+            lexical.LexicalEngine.build(self.path, self._lexical_rows(0), self.generation)
+        self._opened_generation = self.generation
+        self._removed_since_open = []
+
+    def _lexical_rows(self, after: int, batch: int = 20_000):
+        last = after
+        while True:
+            part = self.db.execute("SELECT id, context, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                                   (last, batch)).fetchall()
+            if not part:
+                return
+            yield from part
+            last = part[-1][0]
 
     # ---- locking ----------------------------------------------------------------------------
     def lock(self) -> None:
@@ -247,6 +295,7 @@ class Index:
         return [r[0] for r in rows]
 
     def _forget_vectors(self, ids: list[int]) -> None:
+        self._removed_since_open += ids
         if not ids or self._vectors is None:
             return
         if self._vectors.supports_removal:
@@ -319,6 +368,7 @@ class Index:
         elif self._vectors is not None and self._vectors.undertrained:
             self._vectors = None  # retrained on a sample of the grown corpus
         self.vectors.save(self.path, self.generation)
+        self._sync_lexical()
         self.manifest.update(documents=self.count_documents(), chunks=self.count_chunks(),
                              medrag_version=__version__, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
         self._write_manifest()
