@@ -1,9 +1,11 @@
-"""An index folder: SQLite rows (documents, chunks, vectors, FTS5) and a FAISS file beside them.
+"""An index folder: SQLite rows (documents, chunks, vectors, FTS5), a FAISS file beside them and,
+past lexical.ENGINE_FROM passages, a tantivy full-text index (rag/lexical.py).
 
 SQLite is the source of truth. Each file's documents, chunks and vectors go in with one
 transaction, so a run killed part-way leaves every earlier file whole. The FAISS file is a
 derived copy stamped with the generation it was written at; when the stamp and the database
-disagree (a run died before writing it), the vectors are rebuilt from SQLite on open.
+disagree (a run died before writing it), the vectors are rebuilt from SQLite on open; the full-text
+engine is stamped the same way, and one that is stale is left unused until a writer rebuilds it.
 """
 from __future__ import annotations
 
@@ -167,9 +169,10 @@ class Index:
         return self._lexical
 
     def _sync_lexical(self) -> None:
-        """Bring the full-text engine to the current generation: the rows added and removed since
-        it was stamped when it was stamped at the generation this object opened; all rows anew
-        otherwise. An index below ENGINE_FROM keeps none."""
+        """Bring the full-text engine to the current generation. When its stamp is the generation
+        this object opened the index at, only the rows added and removed since are applied; any
+        other stamp (a writer died before its save) means all rows anew. An index below
+        ENGINE_FROM keeps none."""
         self._lexical = False
         if self.count_chunks() < lexical.ENGINE_FROM or not lexical.available():
             shutil.rmtree(self.path / lexical.FOLDER, ignore_errors=True)
@@ -341,6 +344,7 @@ class Index:
             self._bump()
         self.manifest["version"] = FORMAT_VERSION
         self._vectors = None  # rebuilt from the new vectors
+        self._opened_generation = -1  # every context line changed: the full-text engine is rebuilt
         self.save()
         return done
 
