@@ -34,7 +34,10 @@ _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|backgroun
 _HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|results?|discussion|conclusions?|"
                              r"findings|summary|objectives?|aims?)\s*[:.]?\s+(?=[A-Z])", re.IGNORECASE)
 _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviations|copyright|©|doi|http|"
-                            r"funding|acknowledg|received|accepted|correspond)", re.IGNORECASE)
+                            r"funding|acknowledg|received|accepted)", re.IGNORECASE)
+# A page's footnote that the PDF text ran into a sentence: an address for correspondence, an e-mail.
+_CONTACT = re.compile(r"\bcorrespond(?:ence|ing\s+authors?)(?:\s+to)?\s*:|\bcorrespondence\s+should\s+be\s+"
+                      r"addressed|[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
 # How the study was done, not what it found: search strategies, eligibility, data handling.
 _PROCEDURE = re.compile(r"^(?:(?:the\s+)?search\s+(?:terms?|strateg\w*|string)|(?:key\s*words?|mesh\s+terms)\b|"
                         r"(?:the\s+)?(?:following\s+)?databases?\b|we\s+searched|(?:the\s+)?(?:inclusion|exclusion|"
@@ -59,6 +62,7 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
             if _front_matter(sentence, e.hit.title):
                 continue
             if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) and not _PROCEDURE.search(sentence) \
+                    and not _CONTACT.search(sentence) \
                     and not is_meta_statement(sentence) and not is_aim(sentence) \
                     and sum(c.isalpha() for c in sentence) > 0.6 * len(sentence):
                 out.append((e, sentence))

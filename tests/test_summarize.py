@@ -226,6 +226,11 @@ def test_several_questions_come_back_in_their_order(pdf_library, tmp_path):
     ("PubMed, EMBASE and the Cochrane Library were searched from 1966 to 2009 for trauma studies.", False),
     ("Thirty-one manuscripts were identified and reviewed in full for complications of prophylaxis.", False),
     ("Major bleeding followed low molecular weight heparin prophylaxis in 3% of trauma patients.", True),
+    ("This review included all * Correspondence: ball.chad@gmail.com Department of Surgery, University of "
+     "Calgary, Calgary, Canada studies of trauma patients.", False),
+    ("Bleeding corresponded to 3% of all complications after heparin prophylaxis in trauma patients.", True),
+    ("Correspondence between duplex ultrasound and venography was high for proximal thrombi in trauma.", True),
+    ("Correspondence to: Dr A. Smith, Department of Surgery, University Hospital, Calgary, Canada, T2N 2T9.", False),
 ])
 def test_search_procedure_sentences_are_not_findings(sentence, finding):
     from rag.extractive import sentence_candidates
