@@ -296,21 +296,25 @@ def polarity_conflict(claim: str, quote: str, context: str | None = None) -> str
     if (c.null or c_rel["denied"]) and not c_rel["affirmed"] and q_rel["affirmed"] and not q.null and not q.negated \
             and _SIGNIFICANT.search(quote):
         return f"negation: claim says {c.null or 'not ' + c_rel['denied'][0]}, passage says {q_rel['affirmed'][0]}"
+    compared = compare_comparisons(claim, quote)
+    if compared == "reversed":
+        return "polarity: the claim compares the other way round from the passage"
     # The same words around a negation in one text and none in the other ("there was no evidence
     # of" vs "there was evidence of").
     minimal = _minimal_pair(claim, quote, "claim", "passage") or _minimal_pair(quote, claim, "passage", "claim")
     if minimal:
         return minimal
     # Word by word, a direction whose neighbours ("lower ... mortality") the quote gives the other
-    # way only; or the claim goes one way only and the quote only the other way.
-    for fam, sign, word, ctx in c.contexts:
+    # way only; or the claim goes one way only and the quote only the other way. Not when the quote
+    # says the same the other way round ("higher in men than in women", "lower in women than in men").
+    for fam, sign, word, ctx in (c.contexts if compared != "converse" else ()):
         if fam == "sign" or not ctx:
             continue
         same = [w for f, s, w, k in q.contexts if f == fam and s == sign and k & ctx]
         other = [w for f, s, w, k in q.contexts if f == fam and s == -sign and len(k & ctx) >= min(2, len(ctx))]
         if other and not same:
             return f"polarity: claim says {word}, passage says {other[0]}"
-    for fam, sign, word in sorted(c.directions):
+    for fam, sign, word in (sorted(c.directions) if compared != "converse" else ()):
         if c.signs(fam) == {sign} and q.signs(fam) == {-sign}:
             other = next(w for f, s, w in sorted(q.directions) if f == fam and s == -sign)
             return f"polarity: claim says {word}, passage says {other}"
@@ -324,6 +328,60 @@ def polarity_conflict(claim: str, quote: str, context: str | None = None) -> str
         if changed:
             return f"polarity: claim says {c.null.lower()}, passage says {changed[0]}"
     return None
+
+
+_CLAUSE_END = {",", ";", ":", "(", ")", "[", "]", ".", "!", "?", "whereas", "while", "but", "although", "though"}
+
+
+def comparisons(text: str) -> list[tuple[str, int, frozenset[str], frozenset[str]]]:
+    """Each comparison the text makes ("A formed more biofilm than B"): the direction's family and
+    sign, the content stems of what is compared (A: from the start of the clause to "than") and of
+    what it is compared with (B: the few words after "than")."""
+    # A full stop after a single letter ("A. baumannii") or an abbreviation ends no clause.
+    raw = tokens(text)
+    toks = [t for i, t in enumerate(raw) if not (t == "." and i and raw[i - 1].isalpha() and len(raw[i - 1]) <= 2)]
+    out = []
+    for i, t in enumerate(toks):
+        d = _direction(t)
+        if not d or d[0] == "sign":
+            continue
+        than = next((j for j in range(i + 1, min(i + 6, len(toks))) if toks[j] == "than"), None)
+        if than is None or any(toks[j] in _CLAUSE_END for j in range(i + 1, than)):
+            continue
+        start = i
+        while start > 0 and i - start < 12 and toks[start - 1] not in _CLAUSE_END:
+            start -= 1
+        end = than + 1
+        while end < len(toks) and end - than <= 5 and toks[end] not in _CLAUSE_END and toks[end] not in _SCOPE_END:
+            end += 1
+        left = frozenset(stem(w) for w in toks[start:than] if _is_content(w) and not _direction(w))
+        right = frozenset(stem(w) for w in toks[than + 1:end] if _is_content(w) and not _direction(w))
+        if left and right:
+            out.append((d[0], d[1], left, right))
+    return out
+
+
+def compare_comparisons(claim: str, quote: str) -> str | None:
+    """"reversed" when the claim and the quote compare the same two things the opposite way ("A
+    more than B" against "B more than A", or against "A less than B"); "converse" when they say
+    the same the other way round ("A more than B" against "B less than A"); otherwise None."""
+    converse = None
+    for fam, sign, cl, cr in comparisons(claim):
+        a, b = cl - cr, cr - cl
+        if not a or not b:
+            continue
+        for f, s, ql, qr in comparisons(quote):
+            if f != fam:
+                continue
+            x, y = ql - qr, qr - ql
+            kept, crossed = len(a & x) + len(b & y), len(a & y) + len(b & x)
+            swapped = bool(a & y and b & x) and crossed > kept
+            same = bool(a & x and b & y) and kept > crossed
+            if (s == sign and swapped) or (s == -sign and same):
+                return "reversed"
+            if s == -sign and swapped:
+                converse = "converse"
+    return converse
 
 
 _RELATION = re.compile(r"^(?:associat\w*|relat\w*|link\w*|correlat\w*|effect|effects|impact\w*|affect\w*|"
@@ -363,17 +421,32 @@ def _minimal_pair(a: str, b: str, name_a: str, name_b: str) -> str | None:
     return None
 
 
+# A claim of statistical significance ("a significant risk factor", "significantly lower") needs a
+# passage that reports a test: "significant", a p-value, a ratio or a confidence interval.
+_STATISTICAL_CLAIM = re.compile(r"\bsignificantly\b|\bstatistically\s+significant|\bsignificant\s+(?:\w+\s+)?"
+                                r"(?:factors?|predictors?|associations?|correlat\w*|differen\w*|effects?|impact|"
+                                r"increases?|decreases?|reductions?|improvements?|risks?|relationships?|changes?|"
+                                r"benefits?|determinants?|indicators?)\b", re.IGNORECASE)
+_TEST = re.compile(r"\bsignificant(?:ly)?\b|\bp\s*[<=≤>≥]\s*0?\.\d|\b(?:odds|hazard|risk)\s+ratio|\b(?:OR|HR|RR|CI)\b|"
+                   r"\b95\s*%|confidence\s+interval", re.IGNORECASE)
+
+
 def unconfirmed(claim: str, quote: str, passage: str) -> str | None:
     """A negation or direction the claim asserts that neither the quote nor the passage states:
-    a claim that says 'did not improve' needs a passage that denies something about it, and one
-    that says 'increased' needs the quote to go up too."""
+    a claim that says 'did not improve' needs a passage that denies something about it, one that
+    says 'increased' needs the quote to go up too, and one that says 'significantly' needs a
+    passage that reports a test."""
     c, q, p = polarity(claim), polarity(quote), polarity(passage)
+    if not c.null and _STATISTICAL_CLAIM.search(claim) and not _TEST.search(passage):
+        return "significance: claim says significant, passage reports no test"
     for phrase, scope, strong in c.negated:
         if strong and not (scope & (q.negated_stems | p.negated_stems)) and not q.null and not p.null \
                 and not q.p_null:
             return f"negation: claim says '{phrase}', passage does not say so"
     if c.null and not (q.null or p.null or q.negated or p.negated or q.p_null):
         return f"negation: claim says '{c.null.lower()}', passage does not say so"
+    if compare_comparisons(claim, quote) == "converse":
+        return None  # "higher in men than in women" is confirmed by "lower in women than in men"
     for fam, sign, word in sorted(c.directions):
         if fam != "sign" and c.signs(fam) == {sign} and sign not in q.signs(fam) and sign not in p.signs(fam):
             return f"direction: claim says {word}, passage does not"
@@ -461,9 +534,16 @@ def key_terms(text: str) -> set[str]:
     return {t for t in numbers | names if len(t) > 1 or t.isdigit()}
 
 
+# A count the claim spells out ("three participants") must be in the passage too, as a word or in
+# digits; "one" is left out: it is as often a pronoun ("one of the", "no one") as a count.
+_COUNT_WORD = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w not in ("zero", "one")) + r")\b(?![-\u2010-])",
+                         re.IGNORECASE)
+
+
 def missing_terms(claim: str, passage: str) -> tuple[str, ...]:
     """Numbers and names in the claim that the passage does not contain as whole words. A number
-    the claim gives as a percentage must be a percentage in the passage too."""
+    the claim gives as a percentage must be a percentage in the passage too; a count it spells out
+    ("three") must be in the passage as a word or in digits."""
     numbers = {_norm_number(n) for n in _NUMBER.findall(passage)}
     lowered = passage.lower()
     numbers |= {d for w, d in _NUMBER_WORDS.items() if re.search(rf"\b{w}\b", lowered)}
@@ -480,6 +560,9 @@ def missing_terms(claim: str, passage: str) -> tuple[str, ...]:
                 missing.append(f"{t}%")
         elif t.lower() not in words:
             missing.append(t)
+    for word in dict.fromkeys(w.lower() for w in _COUNT_WORD.findall(claim)):
+        if _NUMBER_WORDS[word] not in numbers:
+            missing.append(word)
     return tuple(sorted(missing))
 
 

@@ -40,6 +40,10 @@ def test_numbers_must_match_and_percentages_stay_percentages():
     assert missing_terms("Filters migrated in three of 45 cases", HEPARIN) == ()
     assert missing_terms("KCNJ11 lies on chromosome 11", "KCNJ11 mutations") == ("11",)
     assert missing_terms("Enoxaparin caused bleeding", HEPARIN) == ("enoxaparin",)
+    # a count spelled out must be there too, as a word or in digits; "one" is as often a pronoun
+    assert missing_terms("Filters migrated in four of 45 cases", HEPARIN) == ("four",)
+    assert missing_terms("Three filters migrated", HEPARIN) == ()
+    assert missing_terms("One of the filters migrated", HEPARIN) == ()
 
 
 def test_coverage_counts_stemmed_content_words():
@@ -60,6 +64,10 @@ def test_coverage_counts_stemmed_content_words():
     ("Costs were higher with telephone counseling.", "Costs were similar between the groups."),
     ("Bleeding rates did not differ between the groups.", "Bleeding was more frequent with enoxaparin than heparin."),
     ("Lower BMI predicts knee pain in women.", "Higher BMI predicts knee pain in women."),
+    # the same comparison the other way round
+    ("The biofilm of A. lwoffii was longer than A. baumannii strains.",
+     "A. baumannii strains formed significantly more biofilm on average than the A. lwoffii strains (P < 0.001)."),
+    ("Mortality was higher in men than in women.", "Mortality was lower in men than in women."),
 ])
 def test_polarity_conflicts_are_found(claim, quote):
     assert polarity_conflict(claim, quote)
@@ -74,6 +82,7 @@ def test_polarity_conflicts_are_found(claim, quote):
     ("Survival improved and complications decreased.", "Survival improved while complications decreased."),
     ("There are no statistically apparent motion differences between SUP-CTV and INF-CTV.",
      "No statistically significant differences between INF-CTV and SUP-CTV motion were present."),
+    ("Mortality was higher in men than in women.", "Women had lower mortality than men."),
 ])
 def test_agreeing_statements_have_no_conflict(claim, quote):
     assert polarity_conflict(claim, quote) is None
@@ -144,6 +153,17 @@ def test_verdicts_and_reasons(embedder):
     assert off.verdict == "unsupported" and off.reason == "no content-word overlap"
     vague = v.check("Telephone counseling changed how nurses documented smoking cessation advice in clinics.", TRIAL)
     assert vague.verdict != "supported" and vague.reason.startswith(("coverage", "similarity"))
+    # "significantly" needs a passage that reports a test; a proportion alone is none
+    cases = "A high proportion of cases were unemployed (39.4%, n = 106)."
+    assert v.check("Unemployment was significantly associated with being a case (39.4%).", cases).reason \
+        == "significance: claim says significant, passage reports no test"
+    assert v.check("A high proportion of cases were unemployed (39.4%).", cases).verdict == "supported"
+    assert v.check("Telephone counseling significantly increased on-schedule mammography (71% vs 61%).",
+                   TRIAL).verdict == "supported"
+    # a comparison said the other way round is the same finding; turned round, it is the opposite
+    women = "In the cohort, women had lower mortality than men after cardiac surgery."
+    assert v.check("Mortality after cardiac surgery was higher in men than in women.", women).verdict == "supported"
+    assert v.check("Mortality after cardiac surgery was higher in women than in men.", women).verdict == "unsupported"
 
 
 def test_an_aim_in_this_paper_is_not_quotable_but_a_finding_is():
