@@ -10,7 +10,11 @@ Sets (bench/data, built by bench/make_verifier_sets.py):
   (negated, direction flipped, number changed, name swapped: false). Thresholds are calibrated on
   the items whose PMID is even (the calibration half) and reported on both halves.
 - verifier_model_findings.jsonl: statements SmolLM2 and a 1.5B model wrote through medrag's own
-  pipeline, labelled by reading each against its passage. Never used for calibration: held out.
+  pipeline, labelled by reading each against its passage. Never used for calibration, but its
+  errors were read to design the count, comparison and significance checks, so it is no longer
+  held out.
+- verifier_model_findings_2.jsonl: more such statements, on other questions, labelled by reading
+  without the verifier's verdicts, after those checks were written: held out.
 
 A positive is an item labelled true; the verifier predicts positive when its verdict is
 "supported". A part with only negatives has no precision of its own, so each negative part is
@@ -39,6 +43,7 @@ from rag.embed import load_embedder  # noqa: E402
 SETS = ROOT / "bench" / "data"
 PUBMEDQA = SETS / "verifier_pubmedqa.jsonl"
 MODEL = SETS / "verifier_model_findings.jsonl"
+MODEL2 = SETS / "verifier_model_findings_2.jsonl"
 # The `own` items read one by one against their abstract: "supported", "partly" (the claim adds
 # something material the abstract does not state) or "not_supported". By construction every `own`
 # item is true; read, many are conclusions that go beyond their abstract.
@@ -281,7 +286,7 @@ def main():
     args = ap.parse_args()
     raw = load_embedder()
     raw.embed(["warm up"])
-    pqa, model = read(PUBMEDQA), read(MODEL)
+    pqa, model = read(PUBMEDQA), read(MODEL) + read(MODEL2)
     if not pqa:
         sys.exit(f"{PUBMEDQA} not found: run python bench/make_verifier_sets.py pubmedqa")
     embedder = MemoEmbedder(raw)
@@ -307,17 +312,23 @@ def main():
         table(f"PubMedQA set with the own items labelled by reading ({READ.name}): positives are the own "
               f"items read as supported; those read as partly or not supported are negatives", relabelled,
               old, new, "kind", kinds, "own, read: supported")
-    if model:
-        mold, mnew = run(OldVerifier(embedder), model), run(verify.Verifier(embedder), model)
-        models = list(dict.fromkeys(r["model"] for r in model))
-        table(f"model findings, held out ({len(model)} items, labelled by reading)", model, mold, mnew,
-              "model", models, None)
-        for r in model:
+    scored = []
+    for path, title in ((MODEL, f"model findings, set 1 ({MODEL.name}), labelled by reading; used to design "
+                                "the count, comparison and significance checks"),
+                        (MODEL2, f"model findings, set 2 ({MODEL2.name}), labelled by reading; held out")):
+        rows = read(path)
+        if not rows:
+            continue
+        mold, mnew = run(OldVerifier(embedder), rows), run(verify.Verifier(embedder), rows)
+        scored.append((rows, mnew))
+        models = list(dict.fromkeys(r["model"] for r in rows))
+        table(f"{title} ({len(rows)} items)", rows, mold, mnew, "model", models, None)
+        for r in rows:
             r["source"] = "kept by the pipeline" if r.get("kept") else "dropped by the pipeline"
-        table("model findings by what the (old) pipeline did with them", model, mold, mnew, "source",
+        table("same, by what the pipeline did with them", rows, mold, mnew, "source",
               ["kept by the pipeline", "dropped by the pipeline"], None)
-        meta = [r for r in model if verify.is_meta_statement(r["claim"])]
-        print(f"\n  is_meta_statement flags {len(meta)} of {len(model)} model statements "
+        meta = [r for r in rows if verify.is_meta_statement(r["claim"])]
+        print(f"\n  is_meta_statement flags {len(meta)} of {len(rows)} model statements "
               f"({sum(r['label'] for r in meta)} of them labelled supported)")
     if not args.no_speed:
         sample = pqa[::max(1, len(pqa) // args.speed_checks)][:args.speed_checks]
@@ -332,8 +343,8 @@ def main():
         calibrate(pqa, new)
     if args.errors:
         errors(pqa, new, args.errors)
-        if model:
-            errors(model, mnew, args.errors)
+        for rows, mnew in scored:
+            errors(rows, mnew, args.errors)
 
 
 if __name__ == "__main__":

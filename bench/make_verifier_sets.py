@@ -3,6 +3,8 @@
     python bench/make_verifier_sets.py pubmedqa        # bench/data/verifier_pubmedqa.jsonl (labels by construction)
     python bench/make_verifier_sets.py candidates --model smollm2 --out /tmp/cands.jsonl
                                                        # model-written statements, to be labelled by reading
+    python bench/make_verifier_sets.py candidates --draw 1 --model smollm2 --out /tmp/cands2.jsonl
+                                                       # the same from a disjoint set of questions
 
 1. PubMedQA (`pubmedqa`): each item's conclusion (LONG_ANSWER) is split into sentences; the first
    that states a finding (not advice such as "should be considered", nor a call for more research)
@@ -24,6 +26,15 @@
    Used for the committed set: `pubmedqa`; `candidates --model smollm2` (12 PubMedQA and 9 PDF
    questions, stopped after 12 had been asked) and `candidates --model /tmp/qwen15.gguf
    --max-new-tokens 200 --pick 1,4,11,6,15,16` then `--pick 8,7,13,17,12,9` (the last not finished).
+   Since these questions were then used to design verifier rules, `--draw N` (N > 0) draws a held-out
+   set disjoint from draw 0: PubMedQA questions from items 150..299 of pqal_dev.json (draw 0 uses the
+   first 150; each draw indexes the abstracts of its own 150) sampled with random.Random(SEED + 1 + N),
+   and full-text questions not in PDF_QUESTIONS whose key papers are all in PDFS + PDFS_DRAW, shuffled
+   with a generator of the same seed (draws N > 0 may overlap one another). `--draw 0` (the default) is
+   the original behaviour exactly. Used for bench/data/verifier_model_findings_2.jsonl:
+   `candidates --draw 1 --model smollm2 --pubmedqa 10 --pdf 6` (all 16 asked), and `candidates --draw 1
+   --model /tmp/qwen15.gguf --max-new-tokens 200 --pubmedqa 6 --pdf 4` (all 10 asked) then the same
+   with `--pubmedqa 10 --pdf 6 --pick 9,11,12,13,14,15` (the smollm2 questions it had not had).
 
 2. Model findings (`candidates`): the project's own pipeline is run (index, retrieve, generate,
    parse, verify) on PubMedQA questions over their abstracts and on questions over a few shared PDFs,
@@ -244,33 +255,45 @@ PUBMEDQA_QUESTIONS = 12  # PubMedQA questions asked over an index of their abstr
 PDFS = ["datta2010-dvt-prophylaxis-trauma.pdf", "tully2010-heart-failure-programmes.pdf",
         "10.1007_s00125-024-06103-w.pdf", "10.1128_msphere.00109-24.pdf"]
 PDF_QUESTIONS = ["A01", "A02", "A05", "A06", "A13", "A14", "B04", "B05", "B06"]
+PDFS_DRAW = ["agyemanduah2014-quality-improvement.pdf", "douglas2014-ace-inhibitors.pdf"]  # added for --draw > 0
 
 
-def questions(limit_pubmedqa: int, limit_pdf: int) -> tuple[list[dict], list[str]]:
+def pdfs_for(draw: int) -> list[str]:
+    return PDFS if draw == 0 else PDFS + PDFS_DRAW
+
+
+def questions(limit_pubmedqa: int, limit_pdf: int, draw: int = 0) -> tuple[list[dict], list[str]]:
     data = json.loads((DATA / "pubmedqa" / "pqal_dev.json").read_text())
-    rng = random.Random(SEED + 1)
-    items = list(data.items())[:150]
+    rng = random.Random(SEED + 1 + draw)
+    items = list(data.items())[:150] if draw == 0 else list(data.items())[150:300]
     asked = rng.sample(items, limit_pubmedqa)
     pdf_q = {}
+    papers = {}
     for line in open(ROOT / "bench" / "data" / "fulltext_questions.jsonl"):
         r = json.loads(line)
         pdf_q[r["id"]] = r["question"]
+        papers[r["id"]] = {p["paper"] for p in r["passages"]}
+    if draw == 0:
+        pdf_ids = PDF_QUESTIONS
+    else:  # held out: not asked in draw 0, and answerable from the PDFs indexed
+        pdf_ids = [i for i in pdf_q if i not in PDF_QUESTIONS and papers[i] <= set(pdfs_for(draw))]
+        random.Random(SEED + 1 + draw).shuffle(pdf_ids)  # own generator: the order does not depend on --pubmedqa
     rows = [{"pmid": p, "abstract": " ".join(f"{lab}: {t}" for lab, t in zip(r["LABELS"], r["CONTEXTS"])),
              "year": r.get("YEAR"), "title": ""} for p, r in items]
     first = [{"where": "pubmedqa", "question": r["QUESTION"], "pmid": p} for p, r in asked]
-    second = [{"where": "pdfs", "question": pdf_q[i], "id": i} for i in PDF_QUESTIONS[:limit_pdf]]
+    second = [{"where": "pdfs", "question": pdf_q[i], "id": i} for i in pdf_ids[:limit_pdf]]
     mixed = [q for pair in zip(first, second) for q in pair] + first[len(second):] + second[len(first):]
     return mixed, rows  # alternating, so a run cut short still has both kinds
 
 
 def candidates(model: str, out: Path, limit_pubmedqa: int, limit_pdf: int, max_new_tokens: int,
-               pick: list[int] | None = None) -> None:
+               pick: list[int] | None = None, draw: int = 0) -> None:
     import shutil
 
     from rag import Library
     from rag.parse import parse_reply
 
-    asked, abstracts = questions(limit_pubmedqa, limit_pdf)
+    asked, abstracts = questions(limit_pubmedqa, limit_pdf, draw)
     if pick:
         asked = [asked[i] for i in pick]
     done_file = out.with_name(out.name + ".done")  # questions asked by an earlier, interrupted run
@@ -285,7 +308,7 @@ def candidates(model: str, out: Path, limit_pubmedqa: int, limit_pdf: int, max_n
     if any(q["where"] == "pdfs" for q in asked):
         folder = work / "pdf_files"
         folder.mkdir()
-        for name in PDFS:
+        for name in pdfs_for(draw):
             shutil.copy(DATA / "pdfs" / name, folder / name)
         libs["pdfs"].index(folder, progress=False)
     embedder = libs["pubmedqa"].embedder
@@ -336,12 +359,14 @@ def main():
     c.add_argument("--pdf", type=int, default=len(PDF_QUESTIONS))
     c.add_argument("--max-new-tokens", type=int, default=384)
     c.add_argument("--pick", help="comma-separated positions in the question list (for a slow model)")
+    c.add_argument("--draw", type=int, default=0,
+                   help="0: the questions of the committed set; N > 0: a disjoint, held-out draw")
     args = ap.parse_args()
     if args.cmd == "pubmedqa":
         build_pubmedqa(args.out, args.per_kind)
     else:
         pick = [int(i) for i in args.pick.split(",")] if args.pick else None
-        candidates(args.model, args.out, args.pubmedqa, args.pdf, args.max_new_tokens, pick)
+        candidates(args.model, args.out, args.pubmedqa, args.pdf, args.max_new_tokens, pick, args.draw)
 
 
 if __name__ == "__main__":
