@@ -16,7 +16,7 @@ from .rerank import Reranker
 from .retrieve import Filters, search
 from .store import Index
 from .summary import Citation, Finding, Reference, Summary
-from .verify import INFERRED, Verifier, is_meta_statement
+from .verify import INFERRED, Verifier, is_meta_statement, not_a_finding
 
 MAX_FINDINGS = 7
 EXTRACTIVE = "extractive"  # the model name that asks for the extractive summarizer
@@ -182,8 +182,9 @@ def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
     for finding in parsed.findings:
         if len(summary.findings) >= MAX_FINDINGS:
             break
-        if is_meta_statement(finding.text):
-            summary.meta_statements += 1  # about the paper or its authors, not about the evidence
+        if is_meta_statement(finding.text) or not_a_finding(finding.text):
+            # about the paper or its authors, a question or a heading: not about the evidence
+            summary.meta_statements += 1
             continue
         words = set(finding.text.lower().split())
         if any(len(words & k) / max(1, len(words | k)) > 0.7 for k in kept):

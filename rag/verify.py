@@ -129,7 +129,9 @@ _NEGATION = re.compile(r"^(?:no|not|never|neither|nor|none|cannot|without|non|ab
 _SCOPE_END = {",", ".", ";", ":", "!", "?", "(", ")", "[", "]", "but", "whereas", "while", "although", "though",
               "however", "and", "or", "than", "because", "which", "who", "whereby"}
 _NULL = re.compile(r"\bno (?:statistically )?significant(?:ly)? (?:differen|chang|effect|associat|correlat|improv|"
-                   r"increas|decreas|reduc|benefit)|\b(?:did|do|does|was|were|is|are) not (?:significantly )?"
+                   r"increas|decreas|reduc|benefit)|\b(?:did|does|do|could|failed to|fail to) (?:not )?(?:find|show|"
+                   r"detect|observe|demonstrate|reveal|identify) (?:any |a )?(?:statistically )?significant (?:\w+ )?"
+                   r"(?:differen|chang|effect|associat|correlat|improv|increas|decreas|reduc|benefit|relation)|\b(?:did|do|does|was|were|is|are) not (?:significantly )?"
                    r"(?:differ|change|vary|affect)|\bnot (?:statistically )?significantly (?:differen|chang|associat|"
                    r"correlat|affect|alter|improv|increas|decreas|reduc|higher|lower)|\bno (?:differen|chang)|"
                    r"\b(?:similar|comparable|equivalent|equal)(?:ly)?\s+(?:between|in\s+(?:both|all|the\s+two)|across|among|for\s+(?:both|all))\b|"
@@ -508,11 +510,14 @@ _META = [
 
 def is_meta_statement(text: str) -> bool:
     """Is `text` about the paper or its authors ("This study investigated ...", "The authors
-    discuss ...", "Researchers at ...", "In summary, there are several ...") rather than about
-    the evidence? A sentence that reports a finding ("This study showed that X reduced Y") is not."""
+    discuss ...", "Researchers at ...", "In summary, there are several ...", "The present study
+    was aimed to ...") rather than about the evidence? A sentence that reports a finding ("This
+    study showed that X reduced Y") is not."""
     t = " ".join(text.split())
     if not t:
         return False
+    if is_aim(t):
+        return True
     if not any(p.search(t) for p in _META):
         return False
     if re.search(r"\b(?:was|were|is|are|has been)\s+(?:published|funded|sponsored)", t, re.IGNORECASE):
@@ -595,12 +600,14 @@ def verdict_for(score: float, missing: tuple[str, ...], cover: float = 1.0, conf
 
 
 _AIM = re.compile(
-    r"^\W*(?:[A-Z][A-Za-z ]{2,30}:\s*)?(?:to\s+(?:\w+\s+)?(?:evaluate|assess|determine|investigate|examine|compare|test|"
+    r"^\W*(?:[A-Z][A-Za-z ]{2,30}:\s*)?(?:(?:\w+\s+){0,3}?(?:mentions?|states?|notes?|says?|explains?)\s+that\s+)?"
+    r"(?:to\s+(?:\w+\s+)?(?:evaluate|assess|determine|investigate|examine|compare|test|"
     r"study|analy[sz]e|identify|describe|explore|report|establish|estimate|measure|review|characteri[sz]e|clarify|"
     r"define|quantify|ascertain|elucidate|validate|develop|address|answer|verify|understand|document|know|see)\b|"
     r"(?:the|our|this|a|an|one)\s+(?:\w+\s+){0,3}?(?:aims?|purpose|objectives?|goals?|intent)\s+(?:of|was|is|were|are)\b|"
     r"(?:this|the\s+present|the\s+current|our|the)\s+(?:\w+\s+)?(?:study|trial|analysis|review|work|paper|"
     r"investigation|survey)\s+(?:aims?|aimed|sought|seeks|looks?\s+(?:for|at|into)|(?:was|is)\s+to\b|"
+    r"(?:was|is)\s+aimed\s+(?:to|at)\b|"
     r"was\s+designed|is\s+designed|was\s+undertaken|"
     r"was\s+conducted\s+to|investigat\w*\s+(?:whether|if|the)|examin\w*\s+(?:whether|if|the)|evaluat\w*|assess\w*|"
     r"explor\w*|compar\w*)|we\s+(?:aimed|sought|hypothesi[sz]ed|wished|set\s+out|wanted|intended|"
@@ -614,6 +621,18 @@ _AIM = re.compile(
     r"in\s+(?:this|the\s+present|the\s+current|our)\s+(?:\w+\s+)?(?:study|paper|article|work|trial|analysis|"
     r"report|investigation|survey),?\s+we\s+(?:assess|evaluat|investigat|examin|stud|compar|analy[sz]|explor|"
     r"determin|describ|report|present|review|measur|test)\w*\b)", re.IGNORECASE)
+
+
+def not_a_finding(text: str) -> str | None:
+    """Why `text` cannot be a finding whatever the passage says, or None: a question ("What is the
+    effect of ...?") or a heading or lead-in ("Staff-related issues:", "The answer is:"). Small
+    models write both; no passage can support them."""
+    t = " ".join(text.split()).rstrip(" )\"'*_")
+    if t.endswith("?"):
+        return "not a finding: a question"
+    if t.endswith(":"):
+        return "not a finding: a heading or lead-in"
+    return None
 
 
 def is_aim(sentence: str) -> bool:
@@ -672,6 +691,9 @@ class Verifier:
         """The verdict on `claim` against `passage`. A claim of several sentences is supported only
         when each of its sentences is: a quote of one or two sentences cannot vouch for more."""
         whole = self._check(claim, passage)
+        why_not = not_a_finding(claim)
+        if why_not:
+            return Support(whole.score, whole.missing, "unsupported", whole.quote, why_not, whole.coverage)
         parts = [claim[s:e] for s, e in sentence_spans(claim)]
         if len(parts) < 2 or whole.verdict != "supported":
             return whole

@@ -144,7 +144,9 @@ def test_one_reference_per_paper_and_each_citation_carries_its_page_and_quote(pd
     reply = ("Answer: Heparin prophylaxis carries a bleeding risk.\nKey findings:\n"
              "- The risks of heparin include bleeding and heparin induced thrombocytopenia [1][2][3]\n"
              "- Inferior vena cava filters can migrate and cause caval occlusion [1][2][3]\n"
-             "- This study investigated complications of prophylaxis in trauma [1]")
+             "- This study investigated complications of prophylaxis in trauma [1]\n"
+             "- Heparin-related complications: [1]\n"
+             "- What complications follow heparin prophylaxis in trauma patients? [2]")
     s = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(reply), DVT)
     papers = [r.passage.hit.doc_id for r in s.references]
     assert len(papers) == len(set(papers))  # one reference per paper, however many passages are cited
@@ -153,7 +155,8 @@ def test_one_reference_per_paper_and_each_citation_carries_its_page_and_quote(pd
         assert by_number[c.reference] == c.passage.hit.doc_id
         assert c.quote and " ".join(c.passage.text.split()).find(c.quote) >= 0  # verbatim text of the paper
         assert c.page == c.passage.hit.pages
-    assert s.meta_statements == 1 and not any("This study investigated" in f.text for f in s.findings)
+    assert s.meta_statements == 3 and not any("This study investigated" in f.text for f in s.findings)
+    assert not any(f.text.endswith(("?", ":")) for f in s.findings)  # a question or a heading is no finding
     md = s.to_markdown()
     assert "  > [1" in md and "“" in md
     for line in md.splitlines():

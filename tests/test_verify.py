@@ -3,7 +3,7 @@ direction, statements about the paper rather than the evidence."""
 import pytest
 
 from rag.verify import (INFERRED, PARTIAL, SUPPORTED, Support, Verifier, coverage, is_meta_statement, missing_terms,
-                        polarity_conflict, sentence_spans, stem)
+                        not_a_finding, polarity, polarity_conflict, sentence_spans, stem)
 
 HEPARIN = ("Bleeding complicated low molecular weight heparin prophylaxis in 3.9% of injured patients. "
            "Heparin-induced thrombocytopenia occurred in 0.7%.  Inferior vena cava filters migrated in 3 of "
@@ -98,6 +98,8 @@ def test_agreeing_statements_have_no_conflict(claim, quote):
     "The passages do not mention the cost of treatment.",
     "This summarizes the main points discussed in the report.",
     "The study was published in 2010 in the Journal of Trauma Management.",
+    "mentions that the present study was aimed to explore genetic polymorphism in ACE-1 gene as a risk factor.",
+    "This study aimed to investigate the effects of a genetic mutation on the KATP channel.",
 ])
 def test_meta_statements_are_recognised(text):
     assert is_meta_statement(text)
@@ -115,6 +117,27 @@ def test_meta_statements_are_recognised(text):
 ])
 def test_findings_are_not_meta_statements(text):
     assert not is_meta_statement(text)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("What is the effect of the tetrapeptide Ac-SDKP on organ fibrosis?", "a question"),
+    ("In summary, what questions did the passage answer? ", "a question"),
+    ("Staff-related issues:", "a heading or lead-in"),
+    ("**The key findings discussed in this passage include:**", "a heading or lead-in"),
+    ("Heparin-induced thrombocytopenia occurred in 0.7% of patients.", None),
+    ("Costs: similar between the groups.", None),
+])
+def test_questions_and_headings_are_not_findings(text, why):
+    assert not_a_finding(text) == (f"not a finding: {why}" if why else None)
+
+
+@pytest.mark.parametrize("text", [
+    "We did not find any statistically significant difference between the two groups of patients.",
+    "The trial failed to show a significant reduction in mortality.",
+    "We found no significant association between birth weight and CMV infection.",
+])
+def test_null_results_in_their_usual_phrasings(text):
+    assert polarity(text).null
 
 
 def test_support_keeps_its_old_constructor():
@@ -172,6 +195,16 @@ def test_an_aim_in_this_paper_is_not_quotable_but_a_finding_is():
     assert is_aim("To evaluate whether heparin reduces thrombosis.")
     assert not is_aim("In this study, we compared two regimens and found that heparin reduced thrombosis.")
     assert not is_aim("Heparin reduced thrombosis in 12% of patients.")
+
+
+def test_a_question_or_heading_is_never_supported(embedder):
+    v = Verifier(embedder)
+    asked = v.check("Did telephone counseling increase the proportion of women having mammograms on schedule?", TRIAL)
+    assert asked.verdict == "unsupported" and asked.reason == "not a finding: a question"
+    assert "telephone counseling significantly increased" in asked.quote  # still the closest text, for the reader
+    said = v.check("Telephone counseling increased the proportion of women having mammograms on schedule.", TRIAL)
+    assert said.verdict == "supported"
+    assert v.check("Telephone counseling and mammograms:", TRIAL).verdict == "unsupported"
 
 
 def test_a_claim_of_two_sentences_needs_both(embedder):
