@@ -35,6 +35,12 @@
    `candidates --draw 1 --model smollm2 --pubmedqa 10 --pdf 6` (all 16 asked), and `candidates --draw 1
    --model /tmp/qwen15.gguf --max-new-tokens 200 --pubmedqa 6 --pdf 4` (all 10 asked) then the same
    with `--pubmedqa 10 --pdf 6 --pick 9,11,12,13,14,15` (the smollm2 questions it had not had).
+   `--exclude FILE ...` skips questions found in the `question` field of those jsonl files, before the
+   limits (the PubMedQA sample is drawn from the rest, so it differs from the same draw without it).
+   Used for bench/data/verifier_model_findings_3.jsonl: `candidates --draw 2 --exclude
+   bench/data/verifier_model_findings.jsonl bench/data/verifier_model_findings_2.jsonl` with `--model
+   smollm2 --pubmedqa 10 --pdf 6` (only 4 full-text questions were left), then with `--model
+   /tmp/qwen15.gguf --max-new-tokens 200 --pubmedqa 5 --pdf 3`.
 
 2. Model findings (`candidates`): the project's own pipeline is run (index, retrieve, generate,
    parse, verify) on PubMedQA questions over their abstracts and on questions over a few shared PDFs,
@@ -262,11 +268,13 @@ def pdfs_for(draw: int) -> list[str]:
     return PDFS if draw == 0 else PDFS + PDFS_DRAW
 
 
-def questions(limit_pubmedqa: int, limit_pdf: int, draw: int = 0) -> tuple[list[dict], list[str]]:
+def questions(limit_pubmedqa: int, limit_pdf: int, draw: int = 0,
+              exclude: set[str] | None = None) -> tuple[list[dict], list[str]]:
     data = json.loads((DATA / "pubmedqa" / "pqal_dev.json").read_text())
     rng = random.Random(SEED + 1 + draw)
     items = list(data.items())[:150] if draw == 0 else list(data.items())[150:300]
-    asked = rng.sample(items, limit_pubmedqa)
+    pool = [(p, r) for p, r in items if r["QUESTION"] not in exclude] if exclude else items  # all still indexed
+    asked = rng.sample(pool, limit_pubmedqa)
     pdf_q = {}
     papers = {}
     for line in open(ROOT / "bench" / "data" / "fulltext_questions.jsonl"):
@@ -278,6 +286,8 @@ def questions(limit_pubmedqa: int, limit_pdf: int, draw: int = 0) -> tuple[list[
     else:  # held out: not asked in draw 0, and answerable from the PDFs indexed
         pdf_ids = [i for i in pdf_q if i not in PDF_QUESTIONS and papers[i] <= set(pdfs_for(draw))]
         random.Random(SEED + 1 + draw).shuffle(pdf_ids)  # own generator: the order does not depend on --pubmedqa
+    if exclude:
+        pdf_ids = [i for i in pdf_ids if pdf_q[i] not in exclude]
     rows = [{"pmid": p, "abstract": " ".join(f"{lab}: {t}" for lab, t in zip(r["LABELS"], r["CONTEXTS"])),
              "year": r.get("YEAR"), "title": ""} for p, r in items]
     first = [{"where": "pubmedqa", "question": r["QUESTION"], "pmid": p} for p, r in asked]
@@ -287,13 +297,13 @@ def questions(limit_pubmedqa: int, limit_pdf: int, draw: int = 0) -> tuple[list[
 
 
 def candidates(model: str, out: Path, limit_pubmedqa: int, limit_pdf: int, max_new_tokens: int,
-               pick: list[int] | None = None, draw: int = 0) -> None:
+               pick: list[int] | None = None, draw: int = 0, exclude: set[str] | None = None) -> None:
     import shutil
 
     from rag import Library
     from rag.parse import parse_reply
 
-    asked, abstracts = questions(limit_pubmedqa, limit_pdf, draw)
+    asked, abstracts = questions(limit_pubmedqa, limit_pdf, draw, exclude)
     if pick:
         asked = [asked[i] for i in pick]
     done_file = out.with_name(out.name + ".done")  # questions asked by an earlier, interrupted run
@@ -361,12 +371,15 @@ def main():
     c.add_argument("--pick", help="comma-separated positions in the question list (for a slow model)")
     c.add_argument("--draw", type=int, default=0,
                    help="0: the questions of the committed set; N > 0: a disjoint, held-out draw")
+    c.add_argument("--exclude", nargs="+", type=Path, default=[], metavar="FILE",
+                   help="jsonl files whose `question` fields are not asked (skipped before the limits)")
     args = ap.parse_args()
     if args.cmd == "pubmedqa":
         build_pubmedqa(args.out, args.per_kind)
     else:
         pick = [int(i) for i in args.pick.split(",")] if args.pick else None
-        candidates(args.model, args.out, args.pubmedqa, args.pdf, args.max_new_tokens, pick, args.draw)
+        exclude = {json.loads(line)["question"] for path in args.exclude for line in open(path) if line.strip()}
+        candidates(args.model, args.out, args.pubmedqa, args.pdf, args.max_new_tokens, pick, args.draw, exclude)
 
 
 if __name__ == "__main__":

@@ -545,11 +545,21 @@ _COUNT_WORD = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w not in 
                          re.IGNORECASE)
 
 
+# A residue or mutation written in one-letter code ("S118", "S118L", "G12C") holds its position.
+_AMINO_ACID = re.compile(r"\b(?i:alanine|arginine|asparagine|aspartate|aspartic acid|cysteine|glutamate|glutamic acid|"
+                         r"glutamine|glycine|histidine|isoleucine|leucine|lysine|methionine|phenylalanine|proline|"
+                         r"serine|threonine|tryptophan|tyrosine|valine|residues?|codons?)\b|\b(?:"
+                         r"Ala|Arg|Asn|Asp|Cys|Gln|Glu|Gly|His|Ile|Leu|Lys|Met|Phe|Pro|Ser|Thr|Trp|Tyr|Val)\b")
+_RESIDUE = re.compile(r"(?<![A-Za-z0-9])[ACDEFGHIKLMNPQRSTVWY](\d{1,4})[ACDEFGHIKLMNPQRSTVWY]?(?![A-Za-z0-9])")
+
+
 def missing_terms(claim: str, passage: str) -> tuple[str, ...]:
     """Numbers and names in the claim that the passage does not contain as whole words. A number
     the claim gives as a percentage must be a percentage in the passage too; a count it spells out
     ("three") must be in the passage as a word or in digits."""
     numbers = {_norm_number(n) for n in _NUMBER.findall(passage)}
+    if _AMINO_ACID.search(claim):  # "serine 118" is the passage's "S118" (or "S118L")
+        numbers |= set(_RESIDUE.findall(passage))
     lowered = passage.lower()
     numbers |= {d for w, d in _NUMBER_WORDS.items() if re.search(rf"\b{w}\b", lowered)}
     percents = {_norm_number(n) for n in _PERCENT.findall(passage)}

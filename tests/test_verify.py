@@ -44,6 +44,10 @@ def test_numbers_must_match_and_percentages_stay_percentages():
     assert missing_terms("Filters migrated in four of 45 cases", HEPARIN) == ("four",)
     assert missing_terms("Three filters migrated", HEPARIN) == ()
     assert missing_terms("One of the filters migrated", HEPARIN) == ()
+    # a residue named in words is the passage's one-letter code ("serine 118" is "S118L"'s position)
+    pore = "The Kir6.2-S118L mutation lies at the start of the pore helix."
+    assert missing_terms("Serine 118 sits at the start of the pore helix", pore) == ()
+    assert missing_terms("118 patients carried the mutation", pore) == ("118",)  # a count is not a position
 
 
 def test_coverage_counts_stemmed_content_words():
