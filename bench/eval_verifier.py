@@ -14,7 +14,10 @@ Sets (bench/data, built by bench/make_verifier_sets.py):
   errors were read to design the count, comparison and significance checks, so it is no longer
   held out.
 - verifier_model_findings_2.jsonl: more such statements, on other questions, labelled by reading
-  without the verifier's verdicts, after those checks were written: held out.
+  without the verifier's verdicts, after those checks were written; held out until its errors
+  were read to add the question/heading and residue-position checks.
+- verifier_model_findings_3.jsonl: more such statements, on questions in neither set, labelled by
+  reading without the verifier's verdicts, after all the checks above were written: held out.
 
 A positive is an item labelled true; the verifier predicts positive when its verdict is
 "supported". A part with only negatives has no precision of its own, so each negative part is
@@ -44,6 +47,7 @@ SETS = ROOT / "bench" / "data"
 PUBMEDQA = SETS / "verifier_pubmedqa.jsonl"
 MODEL = SETS / "verifier_model_findings.jsonl"
 MODEL2 = SETS / "verifier_model_findings_2.jsonl"
+MODEL3 = SETS / "verifier_model_findings_3.jsonl"
 # The `own` items read one by one against their abstract: "supported", "partly" (the claim adds
 # something material the abstract does not state) or "not_supported". By construction every `own`
 # item is true; read, many are conclusions that go beyond their abstract.
@@ -286,7 +290,7 @@ def main():
     args = ap.parse_args()
     raw = load_embedder()
     raw.embed(["warm up"])
-    pqa, model = read(PUBMEDQA), read(MODEL) + read(MODEL2)
+    pqa, model = read(PUBMEDQA), read(MODEL) + read(MODEL2) + read(MODEL3)
     if not pqa:
         sys.exit(f"{PUBMEDQA} not found: run python bench/make_verifier_sets.py pubmedqa")
     embedder = MemoEmbedder(raw)
@@ -315,7 +319,9 @@ def main():
     scored = []
     for path, title in ((MODEL, f"model findings, set 1 ({MODEL.name}), labelled by reading; used to design "
                                 "the count, comparison and significance checks"),
-                        (MODEL2, f"model findings, set 2 ({MODEL2.name}), labelled by reading; held out")):
+                        (MODEL2, f"model findings, set 2 ({MODEL2.name}), labelled by reading; its errors "
+                                 "were read to design the question/heading and residue checks"),
+                        (MODEL3, f"model findings, set 3 ({MODEL3.name}), labelled by reading; held out")):
         rows = read(path)
         if not rows:
             continue

@@ -39,8 +39,8 @@
    limits (the PubMedQA sample is drawn from the rest, so it differs from the same draw without it).
    Used for bench/data/verifier_model_findings_3.jsonl: `candidates --draw 2 --exclude
    bench/data/verifier_model_findings.jsonl bench/data/verifier_model_findings_2.jsonl` with `--model
-   smollm2 --pubmedqa 10 --pdf 6` (only 4 full-text questions were left), then with `--model
-   /tmp/qwen15.gguf --max-new-tokens 200 --pubmedqa 5 --pdf 3`.
+   smollm2 --pubmedqa 10 --pdf 6` (only 4 full-text questions were left; all 14 asked), then with
+   `--model /tmp/qwen15.gguf --max-new-tokens 200 --pubmedqa 5 --pdf 3` (all 8 asked).
 
 2. Model findings (`candidates`): the project's own pipeline is run (index, retrieve, generate,
    parse, verify) on PubMedQA questions over their abstracts and on questions over a few shared PDFs,
