@@ -336,6 +336,13 @@ def main():
         meta = [r for r in rows if verify.is_meta_statement(r["claim"])]
         print(f"\n  is_meta_statement flags {len(meta)} of {len(rows)} model statements "
               f"({sum(r['label'] for r in meta)} of them labelled supported)")
+        # What a reader of the summary sees marked supported: summarize drops the statements about
+        # the paper before verifying, so these are the findings shown with a supported citation.
+        shown = Counts()
+        for r, v in zip(rows, mnew):
+            shown.add(r["label"], v.verdict == "supported" and not verify.is_meta_statement(r["claim"]))
+        print(f"  shown as supported by summarize (not about the paper, and supported): "
+              f"P {fmt(shown.precision)} R {fmt(shown.recall)}")
     if not args.no_speed:
         sample = pqa[::max(1, len(pqa) // args.speed_checks)][:args.speed_checks]
         old_cold, old_shared = speed(lambda: OldVerifier(raw), sample)

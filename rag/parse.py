@@ -28,6 +28,30 @@ _HEADER_ECHO = re.compile(r"^.{3,300}\((?:19|20)\d\d\),\s*(?:pp?\.\s*\d+|abstrac
                           re.IGNORECASE)
 
 
+# A passage as the subject of the sentence: "Passage 3 shows that X" is the finding X, cited to
+# passage 3; "Passage 3 describes Y" is a statement about the passage and is kept as one ("The
+# passage describes Y"), so that it is recognised as such, rather than left without its subject.
+_PASSAGE_SUBJECT = re.compile(r"^(?:the\s+)?(?:passages?|sources?)\s+(\d{1,3}(?:\s*(?:,|and)\s*\d{1,3})*)\s*,?\s+"
+                              r"(?=(?:also\s+)?[a-z])", re.IGNORECASE)
+_REPORTS_THAT = re.compile(r"^(?:also\s+)?(?:shows?|showed|shown|indicates?|indicated|suggests?|suggested|confirms?|"
+                           r"confirmed|reports?|reported|states?|stated|notes?|noted|finds?|found|demonstrates?|"
+                           r"demonstrated|reveals?|revealed|mentions?|mentioned|explains?|explained|says)\s+that\s+(?=\w)")
+
+
+def _unstrip_subject(body: str) -> str:
+    """A line whose subject is a passage ("Passage 3 shows that ...", "Passage 3 describes ..."),
+    rewritten so that removing the citation leaves a sentence (see _PASSAGE_SUBJECT)."""
+    m = _PASSAGE_SUBJECT.match(body)
+    if not m:
+        return body
+    rest, cited = body[m.end():], f" [{m.group(1)}]"
+    said = _REPORTS_THAT.match(rest)
+    if said:
+        rest = rest[said.end():]
+        return rest[:1].upper() + rest[1:] + cited
+    return "The passage " + rest + cited
+
+
 def _says_nothing(line: str) -> bool:
     text = line.strip()
     return bool(_PLACEHOLDER.match(text) or _HEADER_ECHO.match(text) or SENTINEL.lower() in text.lower())
@@ -65,6 +89,11 @@ def citations_in(text: str) -> tuple[str, tuple[int, ...]]:
         numbers += [n for n in _numbers(next(g for g in m.groups() if g)) if n not in numbers]
     clean = _CITATION.sub("", text)
     clean = re.sub(r"\s+([.,;:])", r"\1", " ".join(clean.split())).strip(" -–;,")
+    # what led in to a citation that is gone ("In passage 2, the authors found ..." -> "In, the ...")
+    lead = re.match(r"(?:in|from|according to|as (?:shown|reported|stated|described) in)\s*,\s*(?=[a-z])", clean,
+                    flags=re.IGNORECASE)
+    if lead and numbers:
+        clean = clean[lead.end()].upper() + clean[lead.end() + 1:]
     return clean, tuple(numbers)
 
 
@@ -78,6 +107,8 @@ def parse_reply(reply: str) -> ParsedReply:
     lines: list[str] = []
     for raw in text.splitlines():
         line = raw.strip().replace("**", "")
+        bullet = _BULLET.match(line)
+        line = (bullet.group() if bullet else "") + _unstrip_subject(line[bullet.end() if bullet else 0:])
         if _STOP.match(line):
             break  # the model has moved on from answering (reference lists, tables, a new question)
         if _BULLET.match(line) or _ANSWER.match(line) or len(line) < 200:

@@ -483,7 +483,7 @@ _META_SUBJECT = (r"(?:(?:this|the|our|the present|the current|these|both|each|al
 _META_VERB = (r"(?:investigat|examin|explor|discuss|describ|aim|address|focus|evaluat|assess|review|present|provid|"
               r"look|consider|propos|seek|sought|set out|conduct|perform|compar|analy[sz]|studi|test|highlight|"
               r"outlin|summari[sz]|mention|cover|emphasi[sz]|do(?:es)? not|did not|is|are|was|were|has|have|"
-              r"offer|give|focus|attempt|"
+              r"offer|give|focus|attempt|report|"
               r"want|tri|help|can|will|would|should|might|may)\w*")
 _FINDING = re.compile(r"\b(?:found|find|finds|show|shows|showed|shown|demonstrat\w*|suggest\w*|indicat\w*|reveal\w*|"
                       r"conclud\w*|confirm\w*|observ\w*|establish\w*|identif\w*|report\w*|support\w*)\s+(?:that|a|an|"
@@ -496,6 +496,10 @@ _META = [
                re.IGNORECASE),
     re.compile(r"^\W*(?:researchers?|scientists?|investigators?|authors?|a\s+team|teams?)\s+(?:at|from|in|of)\b",
                re.IGNORECASE),
+    # the same with its subject lost ("describes the clinical characteristics of ..."): lower case
+    re.compile(r"^\W*(?:also\s+)?(?:describes|examines|investigates|explores|discusses|highlights|focuses|"
+               r"presents|provides|outlines|summari[sz]es|mentions|aims|addresses|reviews|evaluates|assesses|"
+               r"compares|analy[sz]es|reports)\b"),
     re.compile(r"^\W*there\s+(?:are|is|were|was)\s+(?:several|many|various|some|a\s+number\s+of|multiple|numerous)\s+"
                r"(?:studies|papers|articles|reports|reviews|sources|passages|factors|ways|things|aspects|points|"
                r"issues|reasons|findings)\b", re.IGNORECASE),
@@ -633,15 +637,20 @@ _AIM = re.compile(
     r"determin|describ|report|present|review|measur|test)\w*\b)", re.IGNORECASE)
 
 
+_KEYWORDS = re.compile(r"^\W*(?:key\s*words?|keywords?|mesh\s+terms?|abbreviations?)\s*:", re.IGNORECASE)
+
+
 def not_a_finding(text: str) -> str | None:
     """Why `text` cannot be a finding whatever the passage says, or None: a question ("What is the
-    effect of ...?") or a heading or lead-in ("Staff-related issues:", "The answer is:"). Small
-    models write both; no passage can support them."""
+    effect of ...?"), a heading or lead-in ("Staff-related issues:", "The answer is:") or a keyword
+    list ("Keywords: mitral valve, ..."). Small models write them; no passage can support them."""
     t = " ".join(text.split()).rstrip(" )\"'*_")
     if t.endswith("?"):
         return "not a finding: a question"
     if t.endswith(":"):
         return "not a finding: a heading or lead-in"
+    if _KEYWORDS.match(t):
+        return "not a finding: a keyword list"
     return None
 
 

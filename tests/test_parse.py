@@ -68,3 +68,19 @@ Insufficient evidence."""
     assert parsed.findings[0].numbers == (2,)
     assert parsed.answer == "Radiotherapy before surgery lowered local recurrence."
     assert not parsed.insufficient
+
+
+def test_a_passage_as_the_subject_keeps_the_sentence_whole():
+    p = parse_reply("Answer: Heparin is safe.\nKey findings:\n"
+                    "- Passage 2 shows that heparin reduced DVT in trauma patients.\n"
+                    "- Passages 1 and 4 indicate that bleeding occurred in 3.9% of patients\n"
+                    "- Passage 3 describes the clinical characteristics of oral mucoceles.\n"
+                    "- In passage 5, the authors found lower rates of HIT.\n"
+                    "- mRNA levels rose after treatment [6]")
+    assert [(f.text, f.numbers) for f in p.findings] == [
+        ("Heparin reduced DVT in trauma patients.", (2,)),  # the finding, cited to its passage
+        ("Bleeding occurred in 3.9% of patients", (1, 4)),
+        ("The passage describes the clinical characteristics of oral mucoceles.", (3,)),  # about the passage
+        ("The authors found lower rates of HIT.", (5,)),
+        ("mRNA levels rose after treatment", (6,)),
+    ]

@@ -104,6 +104,9 @@ def test_agreeing_statements_have_no_conflict(claim, quote):
     "The study was published in 2010 in the Journal of Trauma Management.",
     "mentions that the present study was aimed to explore genetic polymorphism in ACE-1 gene as a risk factor.",
     "This study aimed to investigate the effects of a genetic mutation on the KATP channel.",
+    "The passage describes the clinical characteristics of oral mucoceles.",
+    "describes clinical characteristics of oral mucoceles, focusing on HIV-related salivary gland disease.",
+    "The passage reports subjective toxicity to the parotid glands at 0, 3 and 6 months.",
 ])
 def test_meta_statements_are_recognised(text):
     assert is_meta_statement(text)
@@ -118,6 +121,8 @@ def test_meta_statements_are_recognised(text):
     "Studies of filters report migration in 3% to 8% of cases.",
     "In summary, there is evidence that heparin prophylaxis increases the risk of bleeding.",
     "The study included 77 adult patients with celiac disease.",
+    "The study reported that bleeding was rare after heparin prophylaxis.",
+    "Reports of filter migration were rare.",
 ])
 def test_findings_are_not_meta_statements(text):
     assert not is_meta_statement(text)
@@ -130,6 +135,7 @@ def test_findings_are_not_meta_statements(text):
     ("**The key findings discussed in this passage include:**", "a heading or lead-in"),
     ("Heparin-induced thrombocytopenia occurred in 0.7% of patients.", None),
     ("Costs: similar between the groups.", None),
+    ("Keywords: Mitral valve replacement, Mitral artery embolization", "a keyword list"),
 ])
 def test_questions_and_headings_are_not_findings(text, why):
     assert not_a_finding(text) == (f"not a finding: {why}" if why else None)
