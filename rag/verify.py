@@ -34,6 +34,8 @@ TOP_SENTENCES = 3
 # A claim its best quote does not confirm may be confirmed by one of the next best units, this close.
 ALTERNATIVES = 6
 ALT_CLOSE = 0.15
+# A claim this close to a sentence of a structured abstract's methods says that sentence again.
+RESTATED = 0.85
 CLOSE = 0.15
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?=%|\b)")
@@ -282,7 +284,12 @@ def polarity_conflict(claim: str, quote: str, context: str | None = None) -> str
             return f"negation: claim says '{phrase}', passage does not"
     # The quote negates what the claim affirms.
     if not c_denies:
+        c_heads = {p.split()[0] for p, _, _ in c.negated}
         for phrase, scope, strong in q.negated:
+            # the same negation in the claim, further from its words ("None of the 40 children had a
+            # recurrence" against "none had a recurrence") is no conflict
+            if phrase.split()[0] in c_heads:
+                continue
             if scope and len(scope & c.affirmed) >= _needed(scope, strong) and not (scope & c.negated_stems):
                 return f"negation: passage says '{phrase}', claim does not"
         # A direction the claim asserts and the quote denies ("increased risk" vs "no increase in risk").
@@ -654,6 +661,20 @@ def not_a_finding(text: str) -> str | None:
     return None
 
 
+# A structured abstract's labels ("METHODS:", "PATIENTS AND METHODS:", "RESULTS:"); the text after a
+# methods label, up to the next label, says how the study was done, not what it found.
+_LABEL = re.compile(r"(?<![\w-])([A-Z][A-Z]+(?:[ &]+[A-Z]+){0,3})\s*:")
+_METHODS_LABEL = re.compile(r"METHOD|DESIGN|SETTING|PARTICIPANTS|PATIENTS|SUBJECTS|MATERIALS|INTERVENTIONS?|"
+                            r"MEASUREMENTS?|PROCEDURES?")
+
+
+def _methods_segments(passage: str) -> list[tuple[int, int]]:
+    """The (start, end) of each part of `passage` under a methods label of a structured abstract."""
+    labels = list(_LABEL.finditer(passage))
+    return [(m.start(), labels[i + 1].start() if i + 1 < len(labels) else len(passage))
+            for i, m in enumerate(labels) if _METHODS_LABEL.search(m.group(1))]
+
+
 def is_aim(sentence: str) -> bool:
     """Does a sentence of a passage state an aim or a question rather than something found or known?"""
     if sentence.rstrip(" )\"'").endswith("?"):
@@ -678,14 +699,15 @@ class Verifier:
 
     def units(self, passage: str) -> tuple[list[tuple[int, int]], np.ndarray, int]:
         """The passage's quotable units, as spans: each sentence and each two adjacent sentences,
-        leaving out those that only state an aim or a question ("To evaluate whether ...") unless
-        the passage has nothing else; and their vectors. A pair's vector is the normalised mean of
+        leaving out those that only state an aim or a question ("To evaluate whether ...") and those
+        under a structured abstract's methods label ("METHODS: ...") unless the passage has nothing else; and their vectors. A pair's vector is the normalised mean of
         its two sentences' vectors, which costs no model call. Sentences come first; the count of
         them is returned too."""
         if passage not in self._units:
             spans = sentence_spans(passage) or [(0, len(passage))]
             vectors = self._vectors([passage[s:e] for s, e in spans])
-            asserts = [not is_aim(passage[s:e]) for s, e in spans]
+            methods = _methods_segments(passage)
+            asserts = [not is_aim(passage[s:e]) and not any(a <= s < b for a, b in methods) for s, e in spans]
             if not any(asserts):
                 asserts = [True] * len(spans)
             units, rows = [], []
@@ -701,6 +723,16 @@ class Verifier:
                     rows.append(v / max(float(np.linalg.norm(v)), 1e-9))
             self._units[passage] = (units, np.stack(rows), singles)
         return self._units[passage]
+
+    def _restates_methods(self, claim: str, passage: str) -> bool:
+        """Is the claim a sentence of the passage's methods said again ("Children referred with
+        gallstones were prospectively identified and reviewed")? Those sentences are not quotable,
+        but a claim that copies one is a method, not a finding."""
+        methods = _methods_segments(passage)
+        inside = [passage[s:e] for s, e in sentence_spans(passage) if any(a <= s < b for a, b in methods)]
+        if not inside:
+            return False
+        return float(np.max(self._vectors(inside) @ self._vectors([claim])[0])) >= RESTATED
 
     def similarity(self, claim: str, passage: str) -> float:
         _, vectors, _ = self.units(passage)
@@ -765,6 +797,8 @@ class Verifier:
             alternative = self._confirming_unit(claim, passage, units[:singles], sims, score, values)
             if alternative is not None:
                 quote, conflict = passage[slice(*units[alternative])], None
+        if not conflict and self._restates_methods(claim, passage):
+            conflict = "not a finding: the passage's methods, restated"
         verdict, reason = verdict_for(score, missing, cover, conflict, absent)
         return Support(round(score, 4), missing, verdict, quote, reason, round(cover, 4))
 

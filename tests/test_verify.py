@@ -87,6 +87,8 @@ def test_polarity_conflicts_are_found(claim, quote):
     ("There are no statistically apparent motion differences between SUP-CTV and INF-CTV.",
      "No statistically significant differences between INF-CTV and SUP-CTV motion were present."),
     ("Mortality was higher in men than in women.", "Women had lower mortality than men."),
+    ("None of the 40 children had a recurrence of gallstones.",
+     "Of 40 children, 12 underwent cholecystectomy, and none had a recurrence of gallstones."),
 ])
 def test_agreeing_statements_have_no_conflict(claim, quote):
     assert polarity_conflict(claim, quote) is None
@@ -205,6 +207,20 @@ def test_an_aim_in_this_paper_is_not_quotable_but_a_finding_is():
     assert is_aim("To evaluate whether heparin reduces thrombosis.")
     assert not is_aim("In this study, we compared two regimens and found that heparin reduced thrombosis.")
     assert not is_aim("Heparin reduced thrombosis in 12% of patients.")
+
+
+def test_a_structured_abstracts_methods_are_not_quoted_as_findings(embedder):
+    abstract = ("BACKGROUND: Gallstones complicate hereditary spherocytosis (HS) in children. METHODS: Children "
+                "referred with symptomatic gallstones complicating HS between 1999 and 2009 were prospectively "
+                "identified and reviewed retrospectively. RESULTS: Of 40 children, 12 underwent cholecystectomy "
+                "with splenectomy, and none had a recurrence of gallstones.")
+    v = Verifier(embedder)
+    method = v.check("Children referred with symptomatic gallstones complicating HS between 1999 and 2009 were "
+                     "prospectively identified and reviewed retrospectively.", abstract)
+    assert method.verdict == "unsupported" and method.reason == "not a finding: the passage's methods, restated"
+    assert "METHODS" not in method.quote and "prospectively" not in method.quote  # never quoted
+    found = v.check("None of the 40 children had a recurrence of gallstones.", abstract)
+    assert found.verdict == "supported" and found.quote.startswith("RESULTS: Of 40 children")
 
 
 def test_a_question_or_heading_is_never_supported(embedder):
