@@ -18,8 +18,9 @@ Sets (bench/data, built by bench/make_verifier_sets.py):
   were read to add the question/heading and residue-position checks.
 - verifier_model_findings_3.jsonl: more such statements, on questions in neither set, labelled by
   reading without the verifier's verdicts, after all the checks above were written; scored once
-  held out (P 0.50, R 0.89), then its errors were read to add the keyword-list check and to
-  recognise statements about the paper that lost their subject ("describes ...").
+  held out (P 0.50, R 0.89), then its errors were read to add the keyword-list and
+  restated-methods checks and to recognise statements about the paper that lost their subject
+  ("describes ...").
 
 A positive is an item labelled true; the verifier predicts positive when its verdict is
 "supported". A part with only negatives has no precision of its own, so each negative part is
@@ -324,8 +325,8 @@ def main():
                         (MODEL2, f"model findings, set 2 ({MODEL2.name}), labelled by reading; its errors "
                                  "were read to design the question/heading and residue checks"),
                         (MODEL3, f"model findings, set 3 ({MODEL3.name}), labelled by reading; held out until "
-                                 "scored once (P 0.50, R 0.89), then its errors were read for the keyword-list and "
-                                 "lost-subject checks")):
+                                 "scored once (P 0.50, R 0.89), then its errors were read for the keyword-list, "
+                                 "lost-subject and restated-methods checks")):
         rows = read(path)
         if not rows:
             continue
