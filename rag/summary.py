@@ -98,7 +98,7 @@ class Summary:
     note: str | None = None  # e.g. which model was chosen for the user
     removed_citations: int = 0  # numbers the model cited that were not in the evidence
     dropped_findings: int = 0  # findings left with no citation that any passage supports
-    meta_statements: int = 0  # statements that are not findings (about the paper, aims, questions, headings): dropped
+    meta_statements: int = 0  # not findings (about the paper, aims, questions, headings): dropped
     stopped: str | None = None  # "repetition" when the model began to loop and was stopped
     answer_support: Support | None = None  # the answer line against its best passage
     raw: str = ""  # the model's reply as written
@@ -166,7 +166,8 @@ class Summary:
         if self.dropped_findings:
             bits.append(f"{self.dropped_findings} uncited finding(s) dropped")
         if self.meta_statements:
-            bits.append(f"{self.meta_statements} statement(s) that are not findings (about the paper, a question, a heading) dropped")
+            bits.append(f"{self.meta_statements} statement(s) that are not findings (about the paper, a question, "
+                        f"a heading) dropped")
         if self.stopped == "repetition":
             bits.append("the model began repeating itself and was stopped")
         legend = ("[n] is paper n, quoted under the finding; [n?] partly supported, [n✗] not supported by the "

@@ -133,7 +133,8 @@ _SCOPE_END = {",", ".", ";", ":", "!", "?", "(", ")", "[", "]", "but", "whereas"
 _NULL = re.compile(r"\bno (?:statistically )?significant(?:ly)? (?:differen|chang|effect|associat|correlat|improv|"
                    r"increas|decreas|reduc|benefit)|\b(?:did|does|do|could|failed to|fail to) (?:not )?(?:find|show|"
                    r"detect|observe|demonstrate|reveal|identify) (?:any |a )?(?:statistically )?significant (?:\w+ )?"
-                   r"(?:differen|chang|effect|associat|correlat|improv|increas|decreas|reduc|benefit|relation)|\b(?:did|do|does|was|were|is|are) not (?:significantly )?"
+                   r"(?:differen|chang|effect|associat|correlat|improv|increas|decreas|reduc|benefit|relation)|"
+                   r"\b(?:did|do|does|was|were|is|are) not (?:significantly )?"
                    r"(?:differ|change|vary|affect)|\bnot (?:statistically )?significantly (?:differen|chang|associat|"
                    r"correlat|affect|alter|improv|increas|decreas|reduc|higher|lower)|\bno (?:differen|chang)|"
                    r"\b(?:similar|comparable|equivalent|equal)(?:ly)?\s+(?:between|in\s+(?:both|all|the\s+two)|across|among|for\s+(?:both|all))\b|"
@@ -700,9 +701,9 @@ class Verifier:
     def units(self, passage: str) -> tuple[list[tuple[int, int]], np.ndarray, int]:
         """The passage's quotable units, as spans: each sentence and each two adjacent sentences,
         leaving out those that only state an aim or a question ("To evaluate whether ...") and those
-        under a structured abstract's methods label ("METHODS: ...") unless the passage has nothing else; and their vectors. A pair's vector is the normalised mean of
-        its two sentences' vectors, which costs no model call. Sentences come first; the count of
-        them is returned too."""
+        under a structured abstract's methods label ("METHODS: ...") unless the passage has nothing
+        else; and their vectors. A pair's vector is the normalised mean of its two sentences'
+        vectors, which costs no model call. Sentences come first; the count of them is returned too."""
         if passage not in self._units:
             spans = sentence_spans(passage) or [(0, len(passage))]
             vectors = self._vectors([passage[s:e] for s, e in spans])
