@@ -202,6 +202,9 @@ def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
                 summary.dropped_findings += 1
                 continue
             citations.append((e, support, True))
+        if all((support.reason or "").startswith("not a finding") for _, support, _ in citations):
+            summary.meta_statements += 1  # e.g. a sentence of the passage's methods said again
+            continue
         kept.append(words)
         summary.findings.append(Finding(finding.text, tuple(
             Citation(reference(e), e, support, inferred) for e, support, inferred in citations)))

@@ -259,3 +259,30 @@ def test_sentences_citing_other_papers_give_way_to_the_papers_own():
                   "Major bleeding occurred in 3.1% of patients given enoxaparin (Geerts et al., 2004)."):
         assert _prior(e, cited) < _prior(e, own)
     assert _prior(e, "Bleeding occurred in 3.9% [95% CI 2.1-5.0] of patients.") == _prior(e, own)
+
+
+def test_a_finding_that_restates_the_methods_is_dropped_and_counted(tmp_path):
+    from rag import Library
+
+    abstract = ("BACKGROUND: Gallstones complicate hereditary spherocytosis (HS) in children. METHODS: Children "
+                "referred with symptomatic gallstones complicating HS between 1999 and 2009 were prospectively "
+                "identified and reviewed retrospectively. RESULTS: Of 40 children, 12 underwent cholecystectomy "
+                "with splenectomy, and none had a recurrence of gallstones during follow-up.")
+    (tmp_path / "abstracts.jsonl").write_text(json.dumps(
+        {"title": "Gallstones in hereditary spherocytosis", "abstract": abstract, "pmid": "1", "year": 2011}) + "\n")
+    lib = Library(tmp_path / "idx")
+    lib.index(tmp_path / "abstracts.jsonl", progress=False)
+    reply = ("Answer: Gallstones did not recur after cholecystectomy.\nKey findings:\n"
+             "- Children referred with symptomatic gallstones complicating HS between 1999 and 2009 were "
+             "prospectively identified and reviewed retrospectively [1]\n"
+             "- None of the 40 children had a recurrence of gallstones during follow-up [1]")
+    class Replies(ScriptedGenerator):
+        def generate(self, messages, **kwargs):
+            return Generation(self.reply, 10, 100, 0.1, 0.1)
+
+    s = summarize(lib.store, lib.embedder, lambda: Replies(reply),
+                  "Do gallstones recur after cholecystectomy in children with hereditary spherocytosis?")
+    assert [f.text for f in s.findings] == ["None of the 40 children had a recurrence of gallstones during follow-up"]
+    assert s.meta_statements == 1
+    assert s.findings[0].citations[0].support.verdict == "supported"
+    assert s.findings[0].citations[0].quote.startswith("RESULTS: Of 40 children")
