@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .prompts import SENTINEL
+from .prompts import SENTINEL, SYSTEM, USER
 
 _BULLET = re.compile(r"^\s*(?:[-*•·▪‣]|\d{1,2}[.)]|\(\d{1,2}\))\s+")
 _CITATION = re.compile(
@@ -22,7 +22,7 @@ _SENTENCE = re.compile(r"(?<=[a-z0-9%)\]][.!?])\s+(?=[A-Z])")
 _HEADING = re.compile(r"^\s*(?:#+\s*|\*\*)?\s*(?:key\s+)?(?:findings?|points?|evidence)\s*:?\s*(?:\*\*)?\s*$", re.I)
 # Lines that say nothing of the evidence: a template placeholder filled in literally ("<three
 # sentences>"), a passage's header copied from the prompt ("Title (2010), p. 2, Results"), the
-# refusal sentinel after findings were given.
+# refusal sentinel after findings were given, the prompt's instructions echoed.
 _PLACEHOLDER = re.compile(r"^\W*<[^<>]{1,120}>\W*$")
 _HEADER_ECHO = re.compile(r"^.{3,300}\((?:19|20)\d\d\),\s*(?:pp?\.\s*\d+|abstract)(?:[-–]\d+)?(?:,\s*[\w ,&-]{1,60})?\s*$",
                           re.IGNORECASE)
@@ -52,9 +52,20 @@ def _unstrip_subject(body: str) -> str:
     return "The passage " + rest + cited
 
 
+# The prompt's own words: a line made of them is the instructions echoed ("End every finding with the
+# numbers of the passages it comes from ..."), not a finding.
+_PROMPT_WORDS = set(re.findall(r"[a-z]+", (SYSTEM + " " + USER.format(passages="", question="", sentinel="")).lower()))
+
+
+def _echoes_prompt(text: str) -> bool:
+    words = re.findall(r"[a-z]+", text.lower())
+    return len(words) >= 6 and sum(w in _PROMPT_WORDS for w in words) >= 0.9 * len(words)
+
+
 def _says_nothing(line: str) -> bool:
     text = line.strip()
-    return bool(_PLACEHOLDER.match(text) or _HEADER_ECHO.match(text) or SENTINEL.lower() in text.lower())
+    return bool(_PLACEHOLDER.match(text) or _HEADER_ECHO.match(text) or SENTINEL.lower() in text.lower()
+                or _echoes_prompt(text))
 
 
 @dataclass(frozen=True)

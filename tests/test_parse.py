@@ -84,3 +84,11 @@ def test_a_passage_as_the_subject_keeps_the_sentence_whole():
         ("The authors found lower rates of HIT.", (5,)),
         ("mRNA levels rose after treatment", (6,)),
     ]
+
+
+def test_the_prompts_instructions_echoed_are_not_findings():
+    p = parse_reply("Answer: Heparin is safe [1].\nKey findings:\n- Bleeding occurred in 3.9% of patients [1]\n"
+                    "- End every finding with the numbers of the passages it comes from, in square brackets, like [1].\n"
+                    "- Answer the question using only the passages above.\n"
+                    "- The passages do not answer the question about outside knowledge.")
+    assert [f.text for f in p.findings] == ["Bleeding occurred in 3.9% of patients"]
