@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .embed import Embedder
@@ -100,7 +100,7 @@ def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Gen
     generator = load_generator()
     gen = generator.generate(prepared.messages, max_new_tokens=options.max_new_tokens,
                              temperature=options.temperature, seed=options.seed, on_text=on_text)
-    return _finish(prepared, generator, gen, embedder)
+    return _finish(prepared, generator, gen, embedder, options.max_new_tokens)
 
 
 def summarize_many(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], queries: list[str],
@@ -114,12 +114,13 @@ def summarize_many(index: Index, embedder: Embedder, load_generator: Callable[[]
         gens = generator.generate_many([p.messages for p in todo], max_new_tokens=options.max_new_tokens,
                                        temperature=options.temperature, seed=options.seed)
         for p, gen in zip(todo, gens):
-            p.done = _finish(p, generator, gen, embedder)
+            p.done = _finish(p, generator, gen, embedder, options.max_new_tokens)
     return [p.done for p in prepared]
 
 
-def _finish(prepared: _Prepared, generator: Generator, gen, embedder: Embedder) -> Summary:
-    """Parse the reply, verify each citation against its passage, and quote the papers."""
+def _finish(prepared: _Prepared, generator: Generator, gen, embedder: Embedder, budget: int) -> Summary:
+    """Parse the reply, verify each citation against its passage, and quote the papers. A reply
+    that used its whole token budget and ends mid-sentence loses its last, unfinished finding."""
     query, evidence, timings = prepared.query, prepared.evidence, prepared.timings
     timings.update(generate_s=gen.seconds, first_token_s=gen.first_token_seconds or 0.0,
                    tokens_per_s=gen.tokens_per_second, prompt_tokens=gen.prompt_tokens, new_tokens=gen.new_tokens)
@@ -130,6 +131,9 @@ def _finish(prepared: _Prepared, generator: Generator, gen, embedder: Embedder) 
 
     t = time.perf_counter()
     parsed = parse_reply(reply)
+    if gen.new_tokens >= budget and not summary.stopped and parsed.findings and _unfinished(reply):
+        parsed = replace(parsed, findings=parsed.findings[:-1])
+        summary.stopped = "budget"
     if parsed.insufficient:
         summary.status = "insufficient_evidence"
         summary.reason = "The model found no answer in the passages retrieved."
@@ -208,6 +212,12 @@ def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
         kept.append(words)
         summary.findings.append(Finding(finding.text, tuple(
             Citation(reference(e), e, support, inferred) for e, support, inferred in citations)))
+
+
+def _unfinished(reply: str) -> bool:
+    """Does the reply stop in the middle of a sentence ("... for primary tumor classification in
+    kidney")? A finished finding ends in a full stop, a citation mark or a closing bracket."""
+    return not reply.rstrip().rstrip("*").endswith((".", "!", "?", "]", ")", '"', "”", "%"))
 
 
 def _reference_list(summary: Summary) -> Callable[[Evidence], int]:

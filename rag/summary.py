@@ -99,7 +99,7 @@ class Summary:
     removed_citations: int = 0  # numbers the model cited that were not in the evidence
     dropped_findings: int = 0  # findings left with no citation that any passage supports
     meta_statements: int = 0  # not findings (about the paper, aims, questions, headings): dropped
-    stopped: str | None = None  # "repetition" when the model began to loop and was stopped
+    stopped: str | None = None  # "repetition": the model began to loop; "budget": cut off mid-finding
     answer_support: Support | None = None  # the answer line against its best passage
     raw: str = ""  # the model's reply as written
     timings: dict = field(default_factory=dict)
@@ -170,6 +170,8 @@ class Summary:
                         f"a heading) dropped")
         if self.stopped == "repetition":
             bits.append("the model began repeating itself and was stopped")
+        elif self.stopped == "budget":
+            bits.append("the reply reached its token budget; its last, unfinished finding was dropped")
         legend = ("[n] is paper n, quoted under the finding; [n?] partly supported, [n✗] not supported by the "
                   "passage, † cited by medrag's verifier, not the model")
         return f"_{'; '.join(bits)}. Model: {self.model}. {legend}._"

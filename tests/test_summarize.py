@@ -286,3 +286,21 @@ def test_a_finding_that_restates_the_methods_is_dropped_and_counted(tmp_path):
     assert s.meta_statements == 1
     assert s.findings[0].citations[0].support.verdict == "supported"
     assert s.findings[0].citations[0].quote.startswith("RESULTS: Of 40 children")
+
+
+def test_a_reply_cut_off_by_its_budget_loses_its_unfinished_finding(pdf_library):
+    reply = ("Answer: Heparin prophylaxis carries a bleeding risk.\nKey findings:\n"
+             "- The risks of heparin include bleeding and heparin induced thrombocytopenia [1]\n"
+             "- Inferior vena cava filters can migrate and cause caval occlusion")
+
+    class AtBudget(ScriptedGenerator):
+        def generate(self, messages, **kwargs):
+            return Generation(self.reply, kwargs["max_new_tokens"], 100, 0.1, 0.01)
+
+    cut = summarize(pdf_library.store, pdf_library.embedder, lambda: AtBudget(reply), DVT)
+    assert [f.text for f in cut.findings] == ["The risks of heparin include bleeding and heparin induced "
+                                              "thrombocytopenia"]
+    assert cut.stopped == "budget" and "unfinished finding was dropped" in cut.to_markdown()
+    # the same reply within its budget is whole: its last line is a finding like the others
+    whole = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(reply), DVT)
+    assert len(whole.findings) == 2 and whole.stopped is None
