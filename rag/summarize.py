@@ -16,7 +16,7 @@ from .rerank import Reranker
 from .retrieve import Filters, search
 from .store import Index
 from .summary import Citation, Finding, Reference, Summary
-from .verify import INFERRED, Verifier, is_meta_statement, not_a_finding
+from .verify import INFERRED, NOT_A_FINDING, Verifier, is_meta_statement, not_a_finding
 
 MAX_FINDINGS = 7
 EXTRACTIVE = "extractive"  # the model name that asks for the extractive summarizer
@@ -206,7 +206,7 @@ def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:
                 summary.dropped_findings += 1
                 continue
             citations.append((e, support, True))
-        if all((support.reason or "").startswith("not a finding") for _, support, _ in citations):
+        if all((support.reason or "").startswith(NOT_A_FINDING) for _, support, _ in citations):
             summary.meta_statements += 1  # e.g. a sentence of the passage's methods said again
             continue
         kept.append(words)

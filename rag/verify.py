@@ -645,6 +645,8 @@ _AIM = re.compile(
     r"determin|describ|report|present|review|measur|test)\w*\b)", re.IGNORECASE)
 
 
+# The reason a claim gets when it is no finding at all, whatever its passage says.
+NOT_A_FINDING = "not a finding"
 _KEYWORDS = re.compile(r"^\W*(?:key\s*words?|keywords?|mesh\s+terms?|abbreviations?)\s*:", re.IGNORECASE)
 
 
@@ -654,11 +656,11 @@ def not_a_finding(text: str) -> str | None:
     list ("Keywords: mitral valve, ..."). Small models write them; no passage can support them."""
     t = " ".join(text.split()).rstrip(" )\"'*_")
     if t.endswith("?"):
-        return "not a finding: a question"
+        return f"{NOT_A_FINDING}: a question"
     if t.endswith(":"):
-        return "not a finding: a heading or lead-in"
+        return f"{NOT_A_FINDING}: a heading or lead-in"
     if _KEYWORDS.match(t):
-        return "not a finding: a keyword list"
+        return f"{NOT_A_FINDING}: a keyword list"
     return None
 
 
@@ -690,6 +692,7 @@ class Verifier:
         self.embedder = embedder
         self._cache: dict[str, np.ndarray] = {}
         self._units: dict[str, tuple[list[tuple[int, int]], np.ndarray, int]] = {}
+        self._methods: dict[str, np.ndarray] = {}  # each passage's methods sentences' vectors (see units)
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
@@ -707,8 +710,10 @@ class Verifier:
         if passage not in self._units:
             spans = sentence_spans(passage) or [(0, len(passage))]
             vectors = self._vectors([passage[s:e] for s, e in spans])
-            methods = _methods_segments(passage)
-            asserts = [not is_aim(passage[s:e]) and not any(a <= s < b for a, b in methods) for s, e in spans]
+            segments = _methods_segments(passage)
+            methods = [any(a <= s < b for a, b in segments) for s, _ in spans]
+            self._methods[passage] = vectors[[i for i, m in enumerate(methods) if m]]
+            asserts = [not is_aim(passage[s:e]) and not m for (s, e), m in zip(spans, methods)]
             if not any(asserts):
                 asserts = [True] * len(spans)
             units, rows = [], []
@@ -729,11 +734,9 @@ class Verifier:
         """Is the claim a sentence of the passage's methods said again ("Children referred with
         gallstones were prospectively identified and reviewed")? Those sentences are not quotable,
         but a claim that copies one is a method, not a finding."""
-        methods = _methods_segments(passage)
-        inside = [passage[s:e] for s, e in sentence_spans(passage) if any(a <= s < b for a, b in methods)]
-        if not inside:
-            return False
-        return float(np.max(self._vectors(inside) @ self._vectors([claim])[0])) >= RESTATED
+        self.units(passage)
+        methods = self._methods[passage]
+        return len(methods) > 0 and float(np.max(methods @ self._vectors([claim])[0])) >= RESTATED
 
     def similarity(self, claim: str, passage: str) -> float:
         _, vectors, _ = self.units(passage)
@@ -799,7 +802,7 @@ class Verifier:
             if alternative is not None:
                 quote, conflict = passage[slice(*units[alternative])], None
         if not conflict and self._restates_methods(claim, passage):
-            conflict = "not a finding: the passage's methods, restated"
+            conflict = f"{NOT_A_FINDING}: the passage's methods, restated"
         verdict, reason = verdict_for(score, missing, cover, conflict, absent)
         return Support(round(score, 4), missing, verdict, quote, reason, round(cover, 4))
 
