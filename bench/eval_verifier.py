@@ -35,6 +35,7 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,10 @@ MODEL3 = SETS / "verifier_model_findings_3.jsonl"
 # something material the abstract does not state) or "not_supported". By construction every `own`
 # item is true; read, many are conclusions that go beyond their abstract.
 READ = SETS / "verifier_pubmedqa_own_read.jsonl"
+# Quotes for `own` claims that changed when sentences that only say what was done ("Survival and QoL
+# were assessed") stopped being quotable: the quote before and after, read blind in random order
+# (which lets a clinician check the claim at a glance: "before", "after" or "tie").
+QUOTES = SETS / "verifier_quote_choice.jsonl"
 KINDS = ["own", "other", "hard", "negated", "direction", "number", "swap"]
 
 
@@ -284,6 +289,24 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
+def quote_choice(embedder) -> None:
+    """Which of the two read quotes today's verifier picks, against which the reader preferred."""
+    rows = read(QUOTES)
+    if not rows:
+        return
+    v, picks = verify.Verifier(embedder), Counter()
+    for r in rows:
+        quote = v.check(r["claim"], r["passage"]).quote
+        picks[(r["read"], "after" if quote == r["quote_after"] else "before" if quote == r["quote_before"]
+               else "another")] += 1
+    print(f"\nquote choice ({QUOTES.name}): {len(rows)} claims whose quote changed when procedure sentences "
+          f"stopped being quotable, both quotes read blind")
+    for read_as in ("after", "before", "tie"):
+        n = sum(c for (r, _), c in picks.items() if r == read_as)
+        print(f"  read better: {read_as:<7} {n:>3}   quoted now: " +
+              ", ".join(f"{k} {picks[(read_as, k)]}" for k in ("after", "before", "another")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calibrate", action="store_true")
@@ -348,6 +371,7 @@ def main():
             shown.add(r["label"], v.verdict == "supported" and not any(r is m for m in meta))
         print(f"  shown as supported by summarize (not about the paper, and supported): "
               f"P {fmt(shown.precision)} R {fmt(shown.recall)}")
+    quote_choice(embedder)
     if not args.no_speed:
         sample = pqa[::max(1, len(pqa) // args.speed_checks)][:args.speed_checks]
         old_cold, old_shared = speed(lambda: OldVerifier(raw), sample)

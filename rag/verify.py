@@ -671,6 +671,28 @@ _METHODS_LABEL = re.compile(r"METHOD|DESIGN|SETTING|PARTICIPANTS|PATIENTS|SUBJEC
                             r"MEASUREMENTS?|PROCEDURES?")
 
 
+# A sentence that says what was done, not what was found: "Late survival rate and QoL were assessed",
+# "We retrospectively analyzed 78 patients", with no result in it (no test, comparison or direction).
+_PROCEDURE = re.compile(
+    r"\b(?:we|(?:was|were|been)(?:\s+(?:then|also|retrospectively|prospectively|further|randomly|independently|"
+    r"subsequently|routinely|each|all))?)\s+(?:retrospectively\s+|prospectively\s+|then\s+|also\s+)?"
+    r"(?:assessed|measured|evaluated|recorded|compared|analy[sz]ed|performed|obtained|collected|reviewed|examined|"
+    r"calculated|enrolled|included|randomi[sz]ed|allocated|assigned|divided|selected|administered|surveyed|"
+    r"interviewed|recruited|quantified|tested|studied|screened|sampled|scored|categori[sz]ed|classified|"
+    r"stratified|matched|extracted|conducted|carried\s+out|used|applied|investigated|explored|estimated|"
+    r"monitored|followed\s+up|defined|identified|determined|documented|registered|approached|invited|asked)\b",
+    re.IGNORECASE)
+_RESULT_MARK = re.compile(r"\bsignificant\w*|\bp\s*[<=>≤≥]|%|\bthan\b|\b(?:found|showed|shown|revealed|demonstrated|"
+                          r"associated|correlated|differ\w*|no\s+|not\s+|none|higher|lower|more|less|greater|fewer|"
+                          r"increas\w*|decreas\w*|reduc\w*|improv\w*|odds|hazard|ratio|risk|mean|median|"
+                          r"rate\s+of\s+\d|\d+\s*(?:of|out\s+of)\s+\d)", re.IGNORECASE)
+
+
+def is_procedure(sentence: str) -> bool:
+    """Does a sentence of a passage say how the study was done rather than what it found?"""
+    return bool(_PROCEDURE.search(sentence)) and not _RESULT_MARK.search(sentence)
+
+
 def _methods_segments(passage: str) -> list[tuple[int, int]]:
     """The (start, end) of each part of `passage` under a methods label of a structured abstract."""
     labels = list(_LABEL.finditer(passage))
@@ -692,7 +714,8 @@ class Verifier:
         self.embedder = embedder
         self._cache: dict[str, np.ndarray] = {}
         self._units: dict[str, tuple[list[tuple[int, int]], np.ndarray, int]] = {}
-        self._methods: dict[str, np.ndarray] = {}  # each passage's methods sentences' vectors (see units)
+        # each passage's methods sentences' vectors, and its procedure sentences' (see units)
+        self._methods: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
@@ -703,17 +726,20 @@ class Verifier:
 
     def units(self, passage: str) -> tuple[list[tuple[int, int]], np.ndarray, int]:
         """The passage's quotable units, as spans: each sentence and each two adjacent sentences,
-        leaving out those that only state an aim or a question ("To evaluate whether ...") and those
-        under a structured abstract's methods label ("METHODS: ...") unless the passage has nothing
-        else; and their vectors. A pair's vector is the normalised mean of its two sentences'
+        leaving out those that only state an aim or a question ("To evaluate whether ..."), those
+        under a structured abstract's methods label ("METHODS: ...") and those that only say what was
+        done ("Survival and QoL were assessed") unless the passage has nothing else; and their vectors. A pair's vector is the normalised mean of its two sentences'
         vectors, which costs no model call. Sentences come first; the count of them is returned too."""
         if passage not in self._units:
             spans = sentence_spans(passage) or [(0, len(passage))]
             vectors = self._vectors([passage[s:e] for s, e in spans])
             segments = _methods_segments(passage)
             methods = [any(a <= s < b for a, b in segments) for s, _ in spans]
-            self._methods[passage] = vectors[[i for i, m in enumerate(methods) if m]]
-            asserts = [not is_aim(passage[s:e]) and not m for (s, e), m in zip(spans, methods)]
+            procedures = [is_procedure(passage[s:e]) for s, e in spans]
+            self._methods[passage] = (vectors[[i for i, m in enumerate(methods) if m]],
+                                      vectors[[i for i, p in enumerate(procedures) if p]])
+            asserts = [not is_aim(passage[s:e]) and not m and not p
+                       for (s, e), m, p in zip(spans, methods, procedures)]
             if not any(asserts):
                 asserts = [True] * len(spans)
             units, rows = [], []
@@ -733,9 +759,13 @@ class Verifier:
     def _restates_methods(self, claim: str, passage: str) -> bool:
         """Is the claim a sentence of the passage's methods said again ("Children referred with
         gallstones were prospectively identified and reviewed")? Those sentences are not quotable,
-        but a claim that copies one is a method, not a finding."""
+        but a claim that copies one is a method, not a finding. A procedure sentence outside a methods
+        label counts too when the claim reports nothing itself (no test, comparison, direction or
+        relation): "were randomly allocated" is a method, "were associated" may be a finding."""
         self.units(passage)
-        methods = self._methods[passage]
+        methods, procedures = self._methods[passage]
+        if not _RESULT_MARK.search(claim) and not any(_RELATION.match(t) for t in tokens(claim)):
+            methods = np.concatenate([methods, procedures])  # a claim that reports nothing, like a procedure
         return len(methods) > 0 and float(np.max(methods @ self._vectors([claim])[0])) >= RESTATED
 
     def similarity(self, claim: str, passage: str) -> float:

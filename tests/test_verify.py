@@ -223,6 +223,31 @@ def test_a_structured_abstracts_methods_are_not_quoted_as_findings(embedder):
     assert found.verdict == "supported" and found.quote.startswith("RESULTS: Of 40 children")
 
 
+def test_a_procedure_sentence_is_never_the_quote(embedder):
+    from rag.verify import is_procedure
+    assert is_procedure("Late survival rate, New York Heart Association functional class, and QoL were assessed.")
+    assert is_procedure("We retrospectively analyzed 78 patients treated with shock wave lithotripsy.")
+    assert not is_procedure("Survival was assessed and was significantly lower with PPM (p = 0.02).")
+    assert not is_procedure("Stone-free rates were higher with a short infundibulum than with a long one.")
+    # an unstructured abstract: a method sentence is closest in words, but a result is quoted
+    abstract = ("We retrospectively reviewed 163 patients who had undergone unilateral ACL reconstruction. "
+                "Anterior laxity of the uninjured knee was assessed preoperatively, and anterior laxity of the "
+                "reconstructed knee was assessed at twenty-four months postoperatively. Functional outcomes were "
+                "assessed with the Lysholm score and the IKDC score. The three groups differed significantly with "
+                "respect to the postoperative side-to-side difference in anterior laxity (p = 0.015) and Lysholm "
+                "score (p<0.001). Post hoc testing showed that the group with the greatest laxity of the uninjured "
+                "knee had significantly greater anterior laxity (p = 0.039) and lower functional scores "
+                "(p = 0.001).")
+    v = Verifier(embedder)
+    found = v.check("Greater anterior laxity of the uninjured knee was associated with poorer stability and "
+                    "functional outcomes after ACL reconstruction.", abstract)
+    assert "significantly" in found.quote and "was assessed preoperatively" not in found.quote
+    # a claim that only restates the procedure reports nothing
+    done = v.check("The anterior laxity of the uninjured knee was assessed before the operation and that of the "
+                   "reconstructed knee at twenty-four months.", abstract)
+    assert done.verdict == "unsupported" and done.reason == "not a finding: the passage's methods, restated"
+
+
 def test_a_question_or_heading_is_never_supported(embedder):
     v = Verifier(embedder)
     asked = v.check("Did telephone counseling increase the proportion of women having mammograms on schedule?", TRIAL)
