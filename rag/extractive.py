@@ -68,7 +68,8 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
                 out.append((e, sentence))
     # A sentence that only says what was done ("Survival and QoL were assessed in 84 patients") is no
     # finding either; it stands only when the evidence holds nothing else (read blind on 30 PubMedQA
-    # questions whose findings changed: better without them 7, worse 2, alike 21).
+    # questions whose findings changed: better without them 7, worse 2, alike 21;
+    # bench/data/extractive_procedure_choice.jsonl).
     results = [(e, sentence) for e, sentence in out if not is_procedure(sentence)]
     return results or out
 
