@@ -245,6 +245,22 @@ def test_search_procedure_sentences_are_not_findings(sentence, finding):
     assert bool(sentence_candidates([Evidence(1, hit, sentence)])) is finding
 
 
+def test_sentences_that_only_say_what_was_done_stand_only_when_nothing_else_does():
+    from rag.extractive import sentence_candidates
+    from rag.pack import Evidence
+    from rag.records import Hit
+
+    def evidence(text):
+        hit = Hit(rank=1, score=1.0, doc_id="d", chunk_id="1", text=text, title="Prophylaxis in trauma", year=2010,
+                  source="p.pdf", page_start=2, page_end=2, section="Results", kind="pdf")
+        return [Evidence(1, hit, text)]
+
+    done = "Bleeding and heparin-induced thrombocytopenia were recorded for each trauma patient in the registry."
+    found = "Major bleeding followed low molecular weight heparin prophylaxis in 3% of trauma patients."
+    assert [s for _, s in sentence_candidates(evidence(done + " " + found))] == [found]
+    assert [s for _, s in sentence_candidates(evidence(done))] == [done]  # nothing else to offer
+
+
 def test_sentences_citing_other_papers_give_way_to_the_papers_own():
     from rag.extractive import _prior
     from rag.pack import Evidence
