@@ -21,6 +21,13 @@ Sets (bench/data, built by bench/make_verifier_sets.py):
   held out (P 0.50, R 0.89), then its errors were read to add the keyword-list and
   restated-methods checks and to recognise statements about the paper that lost their subject
   ("describes ...").
+- verifier_model_findings_4.jsonl: 43 more (the 1.5B model 21, SmolLM2 22) on 7 questions in none of
+  the sets above (`make_verifier_sets.py candidates --draw 3 --exclude` sets 1-3), labelled by
+  reading without the verifier's verdicts after every check above was written; scored once held
+  out (P 0.33, R 0.75), then its errors were read: a results label that also names measurements
+  ("MEASUREMENTS AND RESULTS:") had been taken for a methods label. Its reader counted a claim
+  that copies an abstract's background ("Current guidelines recommend ...") as no finding, where
+  the readers of sets 2 and 3 counted such claims as supported.
 
 A positive is an item labelled true; the verifier predicts positive when its verdict is
 "supported". A part with only negatives has no precision of its own, so each negative part is
@@ -52,6 +59,7 @@ PUBMEDQA = SETS / "verifier_pubmedqa.jsonl"
 MODEL = SETS / "verifier_model_findings.jsonl"
 MODEL2 = SETS / "verifier_model_findings_2.jsonl"
 MODEL3 = SETS / "verifier_model_findings_3.jsonl"
+MODEL4 = SETS / "verifier_model_findings_4.jsonl"
 # The `own` items read one by one against their abstract: "supported", "partly" (the claim adds
 # something material the abstract does not state) or "not_supported". By construction every `own`
 # item is true; read, many are conclusions that go beyond their abstract.
@@ -316,7 +324,7 @@ def main():
     args = ap.parse_args()
     raw = load_embedder()
     raw.embed(["warm up"])
-    pqa, model = read(PUBMEDQA), read(MODEL) + read(MODEL2) + read(MODEL3)
+    pqa, model = read(PUBMEDQA), read(MODEL) + read(MODEL2) + read(MODEL3) + read(MODEL4)
     if not pqa:
         sys.exit(f"{PUBMEDQA} not found: run python bench/make_verifier_sets.py pubmedqa")
     embedder = MemoEmbedder(raw)
@@ -349,7 +357,10 @@ def main():
                                  "were read to design the question/heading and residue checks"),
                         (MODEL3, f"model findings, set 3 ({MODEL3.name}), labelled by reading; held out until "
                                  "scored once (P 0.50, R 0.89), then its errors were read for the keyword-list, "
-                                 "lost-subject and restated-methods checks")):
+                                 "lost-subject and restated-methods checks"),
+                        (MODEL4, f"model findings, set 4 ({MODEL4.name}), labelled by reading; held out until "
+                                 "scored once (P 0.33, R 0.75), then its errors were read for the results-label "
+                                 "fix")):
         rows = read(path)
         if not rows:
             continue

@@ -693,11 +693,16 @@ def is_procedure(sentence: str) -> bool:
     return bool(_PROCEDURE.search(sentence)) and not _RESULT_MARK.search(sentence)
 
 
+_RESULTS_LABEL = re.compile(r"RESULT|FINDING|CONCLUSION|OUTCOME")
+
+
 def _methods_segments(passage: str) -> list[tuple[int, int]]:
-    """The (start, end) of each part of `passage` under a methods label of a structured abstract."""
+    """The (start, end) of each part of `passage` under a methods label of a structured abstract, up
+    to the next label ("MEASUREMENTS AND RESULTS:" holds results, whatever else it names)."""
     labels = list(_LABEL.finditer(passage))
     return [(m.start(), labels[i + 1].start() if i + 1 < len(labels) else len(passage))
-            for i, m in enumerate(labels) if _METHODS_LABEL.search(m.group(1))]
+            for i, m in enumerate(labels)
+            if _METHODS_LABEL.search(m.group(1)) and not _RESULTS_LABEL.search(m.group(1))]
 
 
 def is_aim(sentence: str) -> bool:
@@ -714,7 +719,7 @@ class Verifier:
         self.embedder = embedder
         self._cache: dict[str, np.ndarray] = {}
         self._units: dict[str, tuple[list[tuple[int, int]], np.ndarray, int]] = {}
-        # each passage's methods sentences' vectors, and its procedure sentences' (see units)
+        # each passage's methods sentences' vectors, and its other procedure sentences' (see units)
         self._methods: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
@@ -737,7 +742,7 @@ class Verifier:
             methods = [any(a <= s < b for a, b in segments) for s, _ in spans]
             procedures = [is_procedure(passage[s:e]) for s, e in spans]
             self._methods[passage] = (vectors[[i for i, m in enumerate(methods) if m]],
-                                      vectors[[i for i, p in enumerate(procedures) if p]])
+                                      vectors[[i for i, p in enumerate(procedures) if p and not methods[i]]])
             asserts = [not is_aim(passage[s:e]) and not m and not p
                        for (s, e), m, p in zip(spans, methods, procedures)]
             if not any(asserts):
@@ -759,13 +764,18 @@ class Verifier:
     def _restates_methods(self, claim: str, passage: str) -> bool:
         """Is the claim a sentence of the passage's methods said again ("Children referred with
         gallstones were prospectively identified and reviewed")? Those sentences are not quotable,
-        but a claim that copies one is a method, not a finding. A procedure sentence outside a methods
-        label counts too when the claim reports nothing itself (no test, comparison, direction or
-        relation): "were randomly allocated" is a method, "were associated" may be a finding."""
+        but a claim that copies one is a method, not a finding; so is one that copies a procedure
+        sentence elsewhere ("were randomly allocated") while reporting nothing itself (no number,
+        comparison or relation). A claim that states a result (a negation, a direction, a test: "no
+        significant differences were observed between shifts") is never taken for a method, however
+        closely it follows a methods sentence's words."""
+        pol = polarity(claim)
+        if pol.negated or pol.null or pol.directions or _TEST.search(claim):
+            return False
         self.units(passage)
         methods, procedures = self._methods[passage]
         if not _RESULT_MARK.search(claim) and not any(_RELATION.match(t) for t in tokens(claim)):
-            methods = np.concatenate([methods, procedures])  # a claim that reports nothing, like a procedure
+            methods = np.concatenate([methods, procedures])
         return len(methods) > 0 and float(np.max(methods @ self._vectors([claim])[0])) >= RESTATED
 
     def similarity(self, claim: str, passage: str) -> float:

@@ -223,6 +223,23 @@ def test_a_structured_abstracts_methods_are_not_quoted_as_findings(embedder):
     assert found.verdict == "supported" and found.quote.startswith("RESULTS: Of 40 children")
 
 
+def test_results_under_a_label_that_also_names_measurements_are_quotable(embedder):
+    abstract = ("DESIGN: Prospective observational study. MEASUREMENTS: Bronchoscopy complications and inappropriate "
+                "initial antimicrobial treatments were compared between day and off-hour shifts. The time from "
+                "bronchoalveolar lavage to antibiotic administration was recorded for every episode. MEASUREMENTS AND "
+                "RESULTS: Of the 152 VAP episodes 66 were diagnosed during off-hours. Neither more bronchoscopy "
+                "complications nor more inappropriate initial antimicrobial treatments for patients were observed "
+                "between day and off-hour shifts.")
+    v = Verifier(embedder)
+    null = v.check("No significant differences in bronchoscopy complications or inappropriate initial antimicrobial "
+                   "treatments are observed between day and off-hour shifts.", abstract)
+    assert null.verdict == "supported" and null.quote.startswith("Neither more bronchoscopy complications")
+    # the method itself, said again, is still no finding
+    method = v.check("The time from bronchoalveolar lavage to antibiotic administration was recorded for every "
+                     "episode.", abstract)
+    assert method.reason == "not a finding: the passage's methods, restated"
+
+
 def test_a_procedure_sentence_is_never_the_quote(embedder):
     from rag.verify import is_procedure
     assert is_procedure("Late survival rate, New York Heart Association functional class, and QoL were assessed.")
