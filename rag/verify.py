@@ -733,8 +733,9 @@ class Verifier:
         """The passage's quotable units, as spans: each sentence and each two adjacent sentences,
         leaving out those that only state an aim or a question ("To evaluate whether ..."), those
         under a structured abstract's methods label ("METHODS: ...") and those that only say what was
-        done ("Survival and QoL were assessed") unless the passage has nothing else; and their vectors. A pair's vector is the normalised mean of its two sentences'
-        vectors, which costs no model call. Sentences come first; the count of them is returned too."""
+        done ("Survival and QoL were assessed") unless the passage has nothing else; and their
+        vectors. A pair's vector is the normalised mean of its two sentences' vectors, which costs no
+        model call. Sentences come first; the count of them is returned too."""
         if passage not in self._units:
             spans = sentence_spans(passage) or [(0, len(passage))]
             vectors = self._vectors([passage[s:e] for s, e in spans])
@@ -765,7 +766,7 @@ class Verifier:
         """Is the claim a sentence of the passage's methods said again ("Children referred with
         gallstones were prospectively identified and reviewed")? Those sentences are not quotable,
         but a claim that copies one is a method, not a finding; so is one that copies a procedure
-        sentence elsewhere ("were randomly allocated") while reporting nothing itself (no number,
+        sentence elsewhere ("were randomly allocated") while reporting nothing itself (no test, share,
         comparison or relation). A claim that states a result (a negation, a direction, a test: "no
         significant differences were observed between shifts") is never taken for a method, however
         closely it follows a methods sentence's words."""
