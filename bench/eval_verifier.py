@@ -25,7 +25,8 @@ Sets (bench/data, built by bench/make_verifier_sets.py):
   the sets above (`make_verifier_sets.py candidates --draw 3 --exclude` sets 1-3), labelled by
   reading without the verifier's verdicts after every check above was written; scored once held
   out (P 0.33, R 0.75), then its errors were read: a results label that also names measurements
-  ("MEASUREMENTS AND RESULTS:") had been taken for a methods label. Its reader counted a claim
+  ("MEASUREMENTS AND RESULTS:") had been taken for a methods label, and a negation in the study's
+  design ("a series without reperfusion") had confirmed a negated claim. Its reader counted a claim
   that copies an abstract's background ("Current guidelines recommend ...") as no finding, where
   the readers of sets 2 and 3 counted such claims as supported.
 
@@ -360,7 +361,7 @@ def main():
                                  "lost-subject and restated-methods checks"),
                         (MODEL4, f"model findings, set 4 ({MODEL4.name}), labelled by reading; held out until "
                                  "scored once (P 0.33, R 0.75), then its errors were read for the results-label "
-                                 "fix")):
+                                 "and asserted-negation fixes")):
         rows = read(path)
         if not rows:
             continue

@@ -833,7 +833,9 @@ class Verifier:
         # "X was not a risk factor") is no contradiction: only that it does not confirm the claim.
         contradicted = conflict is not None and not conflict.endswith("passage does not")
         if not conflict:
-            conflict = unconfirmed(claim, quote, passage)
+            # what the passage asserts: not its aims, methods or procedures ("a series without reperfusion
+            # was compared" does not say that reperfusion is not required)
+            conflict = unconfirmed(claim, quote, " ".join(passage[s:e] for s, e in units[:singles]))
         if conflict and not contradicted:
             # The quote does not contradict the claim but does not state its negation or direction
             # either: another sentence of the passage, nearly as close, may state just what the

@@ -240,6 +240,19 @@ def test_results_under_a_label_that_also_names_measurements_are_quotable(embedde
     assert method.reason == "not a finding: the passage's methods, restated"
 
 
+def test_a_negation_in_the_studys_aim_does_not_confirm_a_negated_claim(embedder):
+    aim = ("BACKGROUND: Ischemic preconditioning (IP) is initiated through one or several short bouts of ischemia and "
+           "reperfusion which precede a prolonged ischemia. To test whether a reperfusion must precede the prolonged "
+           "index ischemia, a series without reperfusion (intraischemic preconditioning: IIP) was compared to "
+           "conventional IP.")
+    v = Verifier(embedder)
+    claim = "Intraischemic preconditioning (IIP) does not require reperfusion."
+    said = v.check(claim, aim)  # "a series without reperfusion" describes the design, not a finding
+    assert said.verdict != "supported" and said.reason.startswith("negation: claim says 'not require reperfusion'")
+    found = aim + " RESULTS: Infarct size was reduced by IIP as much as by conventional IP; no reperfusion was required."
+    assert v.check(claim, found).verdict == "supported"
+
+
 def test_a_procedure_sentence_is_never_the_quote(embedder):
     from rag.verify import is_procedure
     assert is_procedure("Late survival rate, New York Heart Association functional class, and QoL were assessed.")
