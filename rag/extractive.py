@@ -38,14 +38,16 @@ _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviat
 # A page's footnote that the PDF text ran into a sentence: an address for correspondence, an e-mail.
 _CONTACT = re.compile(r"\bcorrespond(?:ence|ing\s+authors?)(?:\s+to)?\s*:|\bcorrespondence\s+should\s+be\s+"
                       r"addressed|[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
-# How the study was done, not what it found: search strategies, eligibility, data handling.
-_PROCEDURE = re.compile(r"^(?:(?:the\s+)?search\s+(?:terms?|strateg\w*|string)|(?:key\s*words?|mesh\s+terms)\b|"
-                        r"(?:the\s+)?(?:following\s+)?databases?\b|we\s+searched|(?:the\s+)?(?:inclusion|exclusion|"
-                        r"eligibility)\s+criteria|data\s+(?:were|was)\s+(?:extracted|collected|abstracted)|"
-                        r"statistical\s+analys[ie]s\b)|\b(?:PRISMA|MOOSE|STROBE|CONSORT)\b|"
-                        r"\b(?:PubMed|EMBASE|MEDLINE|Cochrane\s+Library|CINAHL|Scopus|Web\s+of\s+Science)\b|"
-                        r"\b(?:manuscripts|articles|publications|papers|records|abstracts|citations)\s+(?:were|was)\s+"
-                        r"(?:identified|reviewed|screened|selected|sorted|retrieved|included|excluded)\b", re.IGNORECASE)
+# How a review found and chose its studies, not what it found: search strategies, eligibility, data
+# handling (a sentence that only says what was done in any study: verify.is_procedure, below).
+_SEARCH_AND_SELECTION = re.compile(
+    r"^(?:(?:the\s+)?search\s+(?:terms?|strateg\w*|string)|(?:key\s*words?|mesh\s+terms)\b|"
+    r"(?:the\s+)?(?:following\s+)?databases?\b|we\s+searched|(?:the\s+)?(?:inclusion|exclusion|"
+    r"eligibility)\s+criteria|data\s+(?:were|was)\s+(?:extracted|collected|abstracted)|"
+    r"statistical\s+analys[ie]s\b)|\b(?:PRISMA|MOOSE|STROBE|CONSORT)\b|"
+    r"\b(?:PubMed|EMBASE|MEDLINE|Cochrane\s+Library|CINAHL|Scopus|Web\s+of\s+Science)\b|"
+    r"\b(?:manuscripts|articles|publications|papers|records|abstracts|citations)\s+(?:were|was)\s+"
+    r"(?:identified|reviewed|screened|selected|sorted|retrieved|included|excluded)\b", re.IGNORECASE)
 
 
 def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
@@ -61,7 +63,8 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
             words = sentence.split()
             if _front_matter(sentence, e.hit.title):
                 continue
-            if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) and not _PROCEDURE.search(sentence) \
+            if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) \
+                    and not _SEARCH_AND_SELECTION.search(sentence) \
                     and not _CONTACT.search(sentence) \
                     and not is_meta_statement(sentence) and not is_aim(sentence) \
                     and sum(c.isalpha() for c in sentence) > 0.6 * len(sentence):

@@ -34,7 +34,7 @@ TOP_SENTENCES = 3
 # A claim its best quote does not confirm may be confirmed by one of the next best units, this close.
 ALTERNATIVES = 6
 ALT_CLOSE = 0.15
-# A claim this close to a sentence of a structured abstract's methods says that sentence again.
+# A claim this close to a methods or procedure sentence of its passage says that sentence again.
 RESTATED = 0.85
 CLOSE = 0.15
 
@@ -669,6 +669,16 @@ def not_a_finding(text: str) -> str | None:
 _LABEL = re.compile(r"(?<![\w-])([A-Z][A-Z]+(?:[ &]+[A-Z]+){0,3})\s*:")
 _METHODS_LABEL = re.compile(r"METHOD|DESIGN|SETTING|PARTICIPANTS|PATIENTS|SUBJECTS|MATERIALS|INTERVENTIONS?|"
                             r"MEASUREMENTS?|PROCEDURES?")
+_RESULTS_LABEL = re.compile(r"RESULT|FINDING|CONCLUSION|OUTCOME")
+
+
+def _methods_segments(passage: str) -> list[tuple[int, int]]:
+    """The (start, end) of each part of `passage` under a methods label of a structured abstract, up
+    to the next label ("MEASUREMENTS AND RESULTS:" holds results, whatever else it names)."""
+    labels = list(_LABEL.finditer(passage))
+    return [(m.start(), labels[i + 1].start() if i + 1 < len(labels) else len(passage))
+            for i, m in enumerate(labels)
+            if _METHODS_LABEL.search(m.group(1)) and not _RESULTS_LABEL.search(m.group(1))]
 
 
 # A sentence that says what was done, not what was found: "Late survival rate and QoL were assessed",
@@ -691,18 +701,6 @@ _RESULT_MARK = re.compile(r"\bsignificant\w*|\bp\s*[<=>≤≥]|%|\bthan\b|\b(?:f
 def is_procedure(sentence: str) -> bool:
     """Does a sentence of a passage say how the study was done rather than what it found?"""
     return bool(_PROCEDURE.search(sentence)) and not _RESULT_MARK.search(sentence)
-
-
-_RESULTS_LABEL = re.compile(r"RESULT|FINDING|CONCLUSION|OUTCOME")
-
-
-def _methods_segments(passage: str) -> list[tuple[int, int]]:
-    """The (start, end) of each part of `passage` under a methods label of a structured abstract, up
-    to the next label ("MEASUREMENTS AND RESULTS:" holds results, whatever else it names)."""
-    labels = list(_LABEL.finditer(passage))
-    return [(m.start(), labels[i + 1].start() if i + 1 < len(labels) else len(passage))
-            for i, m in enumerate(labels)
-            if _METHODS_LABEL.search(m.group(1)) and not _RESULTS_LABEL.search(m.group(1))]
 
 
 def is_aim(sentence: str) -> bool:
