@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Callable
 
 from .ingest.cleanup import heading_name
 from .records import Chunk, Document
 
+# A piece of fewer words than this is no passage: a heading left alone ("Methods"), a page number, a
+# rule of dots. Embedded with its paper's title and section as context, a bare heading would match
+# any question about the paper's topic and take a place in the results from the passages that answer.
+MIN_WORDS = 3
+_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W\d_]{2,}")  # a CJK character counts as a word
 # Paragraphs first, then sentences (Latin and CJK punctuation), then clauses, words, characters.
 # The final "" lets text without spaces (Chinese, Japanese) still be cut to size.
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "！", "？", "; ", "；", ", ", "，", "、", " ", ""]
@@ -37,11 +43,12 @@ class Chunker:
             offset += len(page.text) + 2  # the blank line that joins pages in Document.text
         headings = list(doc.sections) or _headings(text)
         heading_offsets = [o for o, _ in headings]
+        pieces = [(p, p.page_content.strip()) for p in self._splitter.create_documents([text])]
+        pieces = [(p, body) for p, body in pieces if body]
+        # a document that is all short pieces (a two-word note) keeps them: it has nothing else
+        pieces = [(p, body) for p, body in pieces if len(_WORD.findall(body)) >= MIN_WORDS] or pieces
         chunks = []
-        for piece in self._splitter.create_documents([text]):
-            body = piece.page_content.strip()
-            if not body:
-                continue
+        for piece, body in pieces:
             start = text.find(body, max(0, piece.metadata.get("start_index", 0) - 1))
             if start < 0:
                 start = max(0, piece.metadata.get("start_index", 0))

@@ -22,6 +22,10 @@ TEXT_WEIGHT = 1.0
 # Adaptive diversity: each further passage from a paper already in the results has its fused score
 # multiplied by this, so a paper that clearly dominates keeps contributing and others still get seen.
 SAME_PAPER_DECAY = 0.9
+# Only papers that bear on the question are spread: one whose closest passage is below this share of
+# the closest passage's dense similarity (a heart-failure study for a question on DVT prophylaxis)
+# gets no place ahead of the papers that do; its passages follow theirs, in score order.
+SPREAD_FLOOR = 0.5
 # The second stage rescores the first stage's best RERANK_DEPTH passages; its rank is fused with the
 # first stage's by RRF, weighted by RERANK_WEIGHT.
 RERANK_DEPTH = 30
@@ -235,7 +239,7 @@ def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_
                max_per_doc: int | None, mmr: float | None) -> list[int]:
     """Spread passages over papers; with `mmr`, trade relevance against novelty (lambda = relevance weight)."""
     if max_per_doc is None and mmr is None:
-        return _decay_by_paper(order, rows, score_of, k)
+        return _decay_by_paper(order, rows, score_of, cosine, k)
     per_doc: dict[str, int] = {}
     chosen: list[int] = []
     remaining = list(order)
@@ -256,8 +260,20 @@ def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_
     return chosen
 
 
-def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int) -> list[int]:
-    """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY."""
+def _decay_by_paper(order: list[int], rows: dict, score_of: dict, cosine: dict, k: int) -> list[int]:
+    """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY; papers
+    that do not bear on the question (see SPREAD_FLOOR) come after, in score order."""
+    closest: dict[str, float] = {}
+    for i in order:
+        if i in cosine:
+            doc = rows[i]["doc_id"]
+            closest[doc] = max(closest.get(doc, -1.0), cosine[i])
+    top = max(closest.values(), default=0.0)
+    if top > 0:
+        aside = [i for i in order if closest.get(rows[i]["doc_id"], top) < SPREAD_FLOOR * top]
+        if aside:
+            kept = set(aside)
+            return (_decay_by_paper([i for i in order if i not in kept], rows, score_of, {}, k) + aside)[:k]
     remaining = {i: score_of.get(i, 0.0) for i in order}
     position = {i: n for n, i in enumerate(order)}
     per_doc: dict[str, int] = {}

@@ -48,6 +48,19 @@ def test_short_abstract_is_one_chunk(embedder):
     assert only.text == doc.text and only.section == "Background"
 
 
+def test_a_heading_left_alone_is_no_passage():
+    words = Chunker(lambda t: len(t.split()), chunk_tokens=16, overlap=0)
+    body = " ".join(f"word{i} and more" for i in range(10)) + "."
+    text = f"Methods\n\n{body}\n\n12\n\n{body}"
+    chunks = words.split(Document(source="m", kind="text", pages=(Page(1, text),)), "m")
+    assert [c.text for c in chunks if len(c.text.split()) < 3] == []  # not "Methods", not the page number
+    assert all(w in " ".join(c.text for c in chunks) for w in body.split())  # nothing else lost
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    # a document with nothing longer keeps what it has
+    (note,) = words.split(Document(source="n", kind="text", pages=(Page(1, "Hi there"),)), "n")
+    assert note.text == "Hi there"
+
+
 def test_text_without_spaces_is_cut_to_size(chunker, embedder):
     chinese = "二甲双胍是治疗二型糖尿病的一线药物。在慢性肾病患者中使用时需要注意乳酸酸中毒的风险。" * 40
     chunks = chunker.split(Document(source="zh", kind="text", pages=(Page(1, chinese),)), "zh")

@@ -28,6 +28,20 @@ def test_cap_per_document_and_mmr(pdf_library):
     assert len({h.chunk_id for h in diverse}) == 5
 
 
+def test_only_papers_that_bear_on_the_question_are_spread(pdf_library):
+    # One of the 12 papers is on DVT prophylaxis: the spread over papers must not give the others
+    # (COVID-19 T cells, a Malawian ward, heart-failure rehabilitation) places ahead of its passages.
+    hits = pdf_library.search("What complications follow DVT prophylaxis in trauma patients?", k=10)
+    assert len(hits) == 10 and all("datta" in h.source for h in hits)
+    # A question that three papers answer still gets all three.
+    broad = pdf_library.search("What adverse effects and complications limit current drug and device therapies, for "
+                               "example anticoagulant or mechanical thromboprophylaxis, ACE inhibitors and "
+                               "glucokinase activators?", k=10)
+    sources = {h.source.rsplit("/", 1)[-1] for h in broad}
+    assert {"datta2010-dvt-prophylaxis-trauma.pdf", "douglas2014-ace-inhibitors.pdf",
+            "10.1186_s13059-023-02935-8.pdf"} <= sources
+
+
 def test_filters_by_year_source_and_kind(pdf_library):
     recent = pdf_library.search("inhibitor", k=10, year_from=2020)
     assert recent and all(h.year >= 2020 for h in recent)
