@@ -52,12 +52,13 @@ def render_passage(number: int, hit: Hit, text: str) -> str:
 
 
 def cut_to_budget(text: str, budget: int, count: Callable[[str], int]) -> str:
-    """The longest run of whole sentences from the start of `text` within `budget` tokens ("" if none)."""
+    """The longest run of whole sentences from the start of `text` within `budget` tokens ("" if none),
+    verbatim: a prefix of `text`, its line breaks kept, so every quote from it is the paper's text."""
     if count(text) <= budget:
         return text
     kept = ""
-    for sentence in _SENTENCE_END.split(text):
-        candidate = f"{kept} {sentence}".strip()
+    for end in [m.start() for m in _SENTENCE_END.finditer(text)] + [len(text)]:
+        candidate = text[:end].strip()
         if count(candidate) > budget:
             break
         kept = candidate

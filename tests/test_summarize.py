@@ -30,6 +30,8 @@ def test_pack_respects_budget_cuts_at_sentences_and_drops_duplicates():
     assert ev[1].truncated and ev[1].text.endswith("cases.")
     assert sum(words(e.text) for e in ev) <= 260
     assert cut_to_budget("One two three. Four five six.", 4, words) == "One two three."
+    # verbatim: the passage's own line breaks are kept, so what is quoted from it is the paper's text
+    assert cut_to_budget("One two three.\n\nFour five six. Seven eight.", 7, words) == "One two three.\n\nFour five six."
 
 
 def test_verifier_checks_numbers_and_names(embedder):
