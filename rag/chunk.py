@@ -43,8 +43,7 @@ class Chunker:
             offset += len(page.text) + 2  # the blank line that joins pages in Document.text
         headings = list(doc.sections) or _headings(text)
         heading_offsets = [o for o, _ in headings]
-        pieces = [(p, p.page_content.strip()) for p in self._splitter.create_documents([text])]
-        pieces = [(p, body) for p, body in pieces if body]
+        pieces = [(p, body) for p in self._splitter.create_documents([text]) if (body := p.page_content.strip())]
         # a document that is all short pieces (a two-word note) keeps them: it has nothing else
         pieces = [(p, body) for p, body in pieces if len(_WORD.findall(body)) >= MIN_WORDS] or pieces
         chunks = []

@@ -239,7 +239,8 @@ def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_
                max_per_doc: int | None, mmr: float | None) -> list[int]:
     """Spread passages over papers; with `mmr`, trade relevance against novelty (lambda = relevance weight)."""
     if max_per_doc is None and mmr is None:
-        return _decay_by_paper(order, rows, score_of, cosine, k)
+        bearing, aside = _split_by_bearing(order, rows, cosine)
+        return (_decay_by_paper(bearing, rows, score_of, k) + aside)[:k]
     per_doc: dict[str, int] = {}
     chosen: list[int] = []
     remaining = list(order)
@@ -260,20 +261,24 @@ def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_
     return chosen
 
 
-def _decay_by_paper(order: list[int], rows: dict, score_of: dict, cosine: dict, k: int) -> list[int]:
-    """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY; papers
-    that do not bear on the question (see SPREAD_FLOOR) come after, in score order."""
+def _split_by_bearing(order: list[int], rows: dict, cosine: dict) -> tuple[list[int], list[int]]:
+    """The passages of papers that bear on the question, and those of papers that do not (see
+    SPREAD_FLOOR), each in the order given."""
     closest: dict[str, float] = {}
     for i in order:
         if i in cosine:
             doc = rows[i]["doc_id"]
             closest[doc] = max(closest.get(doc, -1.0), cosine[i])
     top = max(closest.values(), default=0.0)
-    if top > 0:
-        aside = [i for i in order if closest.get(rows[i]["doc_id"], top) < SPREAD_FLOOR * top]
-        if aside:
-            kept = set(aside)
-            return (_decay_by_paper([i for i in order if i not in kept], rows, score_of, {}, k) + aside)[:k]
+    if top <= 0:
+        return order, []
+    floor = SPREAD_FLOOR * top
+    bearing = [i for i in order if closest.get(rows[i]["doc_id"], top) >= floor]
+    return bearing, [i for i in order if closest.get(rows[i]["doc_id"], top) < floor]
+
+
+def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int) -> list[int]:
+    """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY."""
     remaining = {i: score_of.get(i, 0.0) for i in order}
     position = {i: n for n, i in enumerate(order)}
     per_doc: dict[str, int] = {}
