@@ -224,6 +224,27 @@ def _direction(tok: str) -> tuple[str, int] | None:
     return None
 
 
+_BOUND = {"more", "less", "greater", "fewer", "higher", "lower", "longer", "shorter", "larger", "smaller", "over",
+          "under", "up", "above", "below", "exceed", "exceeding", "exceeded", "exceeds"}
+_FIXED_AFTER = re.compile(r"^(?:limbs?|extremit\w*|lobes?|abdomen|abdominal|back|quadrants?|urinary|gastrointestinal|gi|"
+                          r"airways?|respiratory|jaw|lips?|eyelids?|poles?|borders?|segments?|body|arm|leg|legs|"
+                          r"esophag\w*|oesophag\w*|tract)$")
+
+
+def _direction_at(toks: list[str], i: int) -> tuple[str, int] | None:
+    """The direction of toks[i], unless it bounds a number ("more than 40", "over 65", "up to 10")
+    or names a part of the body ("lower limb", "upper lobe")."""
+    t = toks[i]
+    if t in _BOUND:
+        nxt = toks[i + 1:i + 3]
+        if nxt and (nxt[0][:1].isdigit() or (nxt[0] in ("than", "to") and len(nxt) > 1 and
+                                            (nxt[1][:1].isdigit() or nxt[1] in _NUMBER_WORDS))):
+            return None
+    if i + 1 < len(toks) and _FIXED_AFTER.match(toks[i + 1]) and t in ("lower", "upper", "high", "low"):
+        return None
+    return _direction(t)
+
+
 def polarity(text: str) -> Polarity:
     toks = tokens(text)
     negated, in_scope = [], set()
@@ -240,7 +261,7 @@ def polarity(text: str) -> Polarity:
     affirmed, directions, denied = set(), set(), set()
     for i, t in enumerate(toks):
         if i in in_scope:
-            d = _direction(t)
+            d = _direction_at(toks, i)
             if d:
                 denied.add((d[0], d[1], t))
             continue
@@ -248,12 +269,12 @@ def polarity(text: str) -> Polarity:
             continue
         if _is_content(t):
             affirmed.add(stem(t))
-        d = _direction(t)
+        d = _direction_at(toks, i)
         if d:
             directions.add((d[0], d[1], t))
     contexts = []
     for i, t in enumerate(toks):
-        d = _direction(t) if i not in in_scope else None
+        d = _direction_at(toks, i) if i not in in_scope else None
         if not d:
             continue
         before = [stem(w) for w in toks[max(0, i - 4):i] if _is_content(w) and not _direction(w)][-2:]
@@ -352,7 +373,7 @@ def comparisons(text: str) -> list[tuple[str, int, frozenset[str], frozenset[str
     toks = [t for i, t in enumerate(raw) if not (t == "." and i and raw[i - 1].isalpha() and len(raw[i - 1]) <= 2)]
     out = []
     for i, t in enumerate(toks):
-        d = _direction(t)
+        d = _direction_at(toks, i)
         if not d or d[0] == "sign":
             continue
         than = next((j for j in range(i + 1, min(i + 6, len(toks))) if toks[j] == "than"), None)

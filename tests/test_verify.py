@@ -2,6 +2,8 @@
 direction, statements about the paper rather than the evidence."""
 import pytest
 
+from rag import verify
+
 from rag.verify import (INFERRED, PARTIAL, SUPPORTED, Support, Verifier, coverage, is_meta_statement, missing_terms,
                         not_a_finding, polarity, polarity_conflict, sentence_spans, stem)
 
@@ -309,3 +311,17 @@ def test_a_null_result_given_by_its_p_value_confirms_a_claim_of_no_difference(em
     assert more.verdict == "unsupported" and more.reason.startswith("direction")
     denied = v.check("Transfusions were not a risk factor for retinopathy.", passage)
     assert denied.verdict == "unsupported" and denied.reason.startswith("negation")
+
+
+def test_a_number_bound_or_a_body_part_is_no_direction(embedder):
+    """"more than 40" bounds a number and "lower limb" names a part of the body; neither says that
+    something went down or up, so neither confirms a claimed direction."""
+    v = Verifier(embedder)
+    passage = ("Twenty-six patients scheduled for elective lower limb surgery were randomized to a tibial or a "
+               "peroneal motor response. Patients with a curve of more than 40 degrees were enrolled.")
+    lower = v.check("A tibial motor response gives a lower onset time of the block in limb surgery.", passage)
+    assert lower.verdict != "supported" and lower.reason.startswith("direction: claim says lower")
+    more = v.check("Patients with a curve of more than 40 degrees were enrolled.", passage)
+    assert more.verdict == "supported"
+    assert verify.polarity("curves of more than 40 degrees in the lower limb").directions == frozenset()
+    assert verify.polarity("the curve grew more than the other").directions == {("amount", 1, "more")}
