@@ -14,7 +14,7 @@ import numpy as np
 from .embed import Embedder
 from .pack import Evidence
 from .query import dense_query
-from .verify import Support, is_aim, is_meta_statement, is_procedure, sentence_spans
+from .verify import Support, content_stems, is_aim, is_meta_statement, is_procedure, sentence_spans
 
 MAX_FINDINGS = 5
 MMR_LAMBDA = 0.7  # weight of relevance against novelty
@@ -30,11 +30,27 @@ _RESULT = re.compile(r"\d|%|\b(?:found|showed|shown|increas\w*|decreas\w*|reduc\
 OTHER_WORK_PENALTY = 0.05
 _CITES_OTHERS = re.compile(r"\[\d+(?:\s*[,\u2013\-]\s*\d+)*\]|\(\s*[A-Z][A-Za-z-]+(?: et al\.?| and [A-Z][A-Za-z-]+)?,?\s+"
                            r"(?:19|20)\d\d[a-z]?\s*\)")
+# A sentence that holds the question's own words, the rarer ones above all, answers it more often
+# than one that only shares its topic: relevance gains this much times the IDF-weighted share of the
+# question's content words (stemmed) that the sentence holds, IDF taken over the candidate sentences.
+LEXICAL_WEIGHT = 0.2
 _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)
 _HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|results?|discussion|conclusions?|"
                              r"findings|summary|objectives?|aims?)\s*[:.]?\s+(?=[A-Z])", re.IGNORECASE)
 _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviations|copyright|©|doi|http|"
                             r"funding|acknowledg|received|accepted)", re.IGNORECASE)
+# A paper's back matter, which the PDF text runs into its last section: author details and
+# affiliations, who did what, competing interests, approvals ("Author details Department of Surgery,
+# University of Calgary", "SMH - Data analysis, manuscript writing & editing").
+_BACK_MATTER = re.compile(
+    r"^(?:\d+\s+)?(?:author\s+details|authors?[’'`]?\s+contributions?|competing\s+interests?|conflicts?\s+of\s+"
+    r"interests?|declarations?\b|availability\s+of\s+data|data\s+availability|ethics\s+approval|consent\s+for\s+"
+    r"publication|pre-?publication\s+history|cite\s+this\s+article|(?:department|division|faculty|school|institute|"
+    r"centre|center|laboratory|unit)\s+of\b)|^[A-Z]{2,4}\s+[-–]\s+\w|\bread\s+and\s+approved\s+the\s+final\s+"
+    r"manuscript|\bdeclare\s+that\s+they\s+have\s+no\s+competing|\bopen\s+access\s+article\b|\bcreative\s+commons\b",
+    re.IGNORECASE)
+_BACK_SECTIONS = {"Acknowledgements", "Funding", "Competing interests", "Abbreviations", "Keywords",
+                  "Supplementary material"}
 # A page's footnote that the PDF text ran into a sentence: an address for correspondence, an e-mail.
 _CONTACT = re.compile(r"\bcorrespond(?:ence|ing\s+authors?)(?:\s+to)?\s*:|\bcorrespondence\s+should\s+be\s+"
                       r"addressed|[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
@@ -62,6 +78,8 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
                 sentence = sentence[heading.end():]
             words = sentence.split()
             if _front_matter(sentence, e.hit.title):
+                continue
+            if e.hit.section in _BACK_SECTIONS or _BACK_MATTER.search(sentence):
                 continue
             if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) \
                     and not _SEARCH_AND_SELECTION.search(sentence) \
@@ -95,6 +113,20 @@ def _prior(e: Evidence, sentence: str) -> float:
     return bonus
 
 
+def question_word_share(query: str, sentences: list[str]) -> np.ndarray:
+    """For each sentence, the share of the question's content words (stemmed) it holds, each word
+    weighted by its inverse document frequency over `sentences`: a word that every sentence holds
+    counts for little, a word that few hold for much."""
+    wanted = content_stems(query)
+    held = [content_stems(s) & wanted for s in sentences]
+    if not wanted or not sentences:
+        return np.zeros(len(sentences), dtype=np.float32)
+    n = len(sentences)
+    idf = {w: float(np.log((n + 1) / (sum(w in h for h in held) + 0.5))) for w in wanted}
+    total = sum(idf.values())
+    return np.asarray([sum(idf[w] for w in h) / total for h in held], dtype=np.float32)
+
+
 def extract(embedder: Embedder, query: str, evidence: list[Evidence],
             max_findings: int = MAX_FINDINGS) -> list[tuple[Evidence, str, Support]]:
     """Up to `max_findings` (passage, sentence, support) triples, best first, no two alike."""
@@ -103,7 +135,8 @@ def extract(embedder: Embedder, query: str, evidence: list[Evidence],
         return []
     q = embedder.embed_query(dense_query(query))
     vectors = embedder.embed([s for _, s in candidates])
-    relevance = vectors @ q + np.asarray([_prior(e, sentence) for e, sentence in candidates], dtype=np.float32)
+    relevance = vectors @ q + np.asarray([_prior(e, sentence) for e, sentence in candidates], dtype=np.float32) \
+        + LEXICAL_WEIGHT * question_word_share(query, [s for _, s in candidates])
     chosen: list[int] = []
     remaining = [i for i in np.argsort(-relevance).tolist() if relevance[i] >= MIN_SIMILARITY]
     while remaining and len(chosen) < max_findings:

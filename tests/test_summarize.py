@@ -236,6 +236,14 @@ def test_several_questions_come_back_in_their_order(pdf_library, tmp_path):
     ("Bleeding corresponded to 3% of all complications after heparin prophylaxis in trauma patients.", True),
     ("Correspondence between duplex ultrasound and venography was high for proximal thrombi in trauma.", True),
     ("Correspondence to: Dr A. Smith, Department of Surgery, University Hospital, Calgary, Canada, T2N 2T9.", False),
+    # back matter that the PDF text ran into the last section
+    ("Author details Department of Surgery, University of Calgary, Calgary, Canada.", False),
+    ("2 Department of Surgery, University of British Columbia, Vancouver, Canada.", False),
+    ("Authors’ contributions ID - Study design, data analysis, manuscript writing & editing.", False),
+    ("SMH - Data analysis, manuscript writing & editing of the trauma review.", False),
+    ("All authors read and approved the final manuscript on prophylaxis in trauma.", False),
+    ("This is an Open Access article distributed under the terms of the Creative Commons Attribution License.", False),
+    ("The department of surgery recorded major bleeding in 3% of trauma patients given heparin.", True),
 ])
 def test_search_procedure_sentences_are_not_findings(sentence, finding):
     from rag.extractive import sentence_candidates
@@ -245,6 +253,27 @@ def test_search_procedure_sentences_are_not_findings(sentence, finding):
     hit = Hit(rank=1, score=1.0, doc_id="d", chunk_id="1", text=sentence, title="Prophylaxis in trauma", year=2010,
               source="p.pdf", page_start=2, page_end=2, section="Results", kind="pdf")
     assert bool(sentence_candidates([Evidence(1, hit, sentence)])) is finding
+
+
+def test_a_sentence_that_holds_the_questions_rarer_words_answers_it():
+    from rag.extractive import question_word_share
+
+    question = "How many patients took part in the focus groups, and how were they split between rural and urban hospitals?"
+    sentences = ["Heart failure rehabilitation in hospitals supports patients after discharge.",
+                 "Each programme was based in an acute general hospital.",
+                 "Fifteen took part, seven from the rural hospital and eight from the urban hospital.",
+                 "Patients valued the programme."]
+    share = question_word_share(question, sentences)
+    assert share[2] == max(share) and share[2] > 2 * share[1] and share[3] < share[0]
+    # a word every sentence holds tells them apart less than one only a few hold
+    assert question_word_share("hospital rural", ["rural hospital", "a hospital", "the hospital"])[0] > 0.5
+    assert list(question_word_share("?", sentences)) == [0.0] * 4
+
+
+def test_the_sentence_that_answers_a_counting_question_is_a_finding(pdf_library):
+    s = pdf_library.summarize("How many patients took part in the focus groups on heart failure rehabilitation, and "
+                              "how were they split between the rural and urban hospitals?", model="extractive")
+    assert any(f.text.startswith("Fifteen participants took part, seven from the rural hospital") for f in s.findings)
 
 
 def test_sentences_that_only_say_what_was_done_stand_only_when_nothing_else_does():
