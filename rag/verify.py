@@ -227,7 +227,7 @@ def _direction(tok: str) -> tuple[str, int] | None:
 _BOUND = {"more", "less", "greater", "fewer", "higher", "lower", "longer", "shorter", "larger", "smaller", "over",
           "under", "up", "above", "below", "exceed", "exceeding", "exceeded", "exceeds"}
 _FIXED_AFTER = re.compile(r"^(?:limbs?|extremit\w*|lobes?|abdomen|abdominal|back|quadrants?|urinary|gastrointestinal|gi|"
-                          r"airways?|respiratory|jaw|lips?|eyelids?|poles?|borders?|segments?|body|arm|leg|legs|"
+                          r"airways?|respiratory|jaw|lips?|eyelids?|poles?|borders?|segments?|arm|arms|leg|legs|"
                           r"esophag\w*|oesophag\w*|tract)$")
 
 

@@ -325,3 +325,4 @@ def test_a_number_bound_or_a_body_part_is_no_direction(embedder):
     assert more.verdict == "supported"
     assert verify.polarity("curves of more than 40 degrees in the lower limb").directions == frozenset()
     assert verify.polarity("the curve grew more than the other").directions == {("amount", 1, "more")}
+    assert verify.polarity("lower body mass index").directions == {("amount", -1, "lower")}  # no body part
