@@ -71,6 +71,8 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
     stand as a finding: not captions, front matter or statements about the paper itself."""
     out = []
     for e in evidence:
+        if e.hit.section in _BACK_SECTIONS:
+            continue
         for start, end in sentence_spans(e.text):
             sentence = e.text[start:end].strip()
             heading = _HEADING_PREFIX.match(sentence)
@@ -79,7 +81,7 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
             words = sentence.split()
             if _front_matter(sentence, e.hit.title):
                 continue
-            if e.hit.section in _BACK_SECTIONS or _BACK_MATTER.search(sentence):
+            if _BACK_MATTER.search(sentence):
                 continue
             if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) \
                     and not _SEARCH_AND_SELECTION.search(sentence) \
@@ -118,9 +120,9 @@ def question_word_share(query: str, sentences: list[str]) -> np.ndarray:
     weighted by its inverse document frequency over `sentences`: a word that every sentence holds
     counts for little, a word that few hold for much."""
     wanted = content_stems(query)
-    held = [content_stems(s) & wanted for s in sentences]
     if not wanted or not sentences:
         return np.zeros(len(sentences), dtype=np.float32)
+    held = [content_stems(s) & wanted for s in sentences]
     n = len(sentences)
     idf = {w: float(np.log((n + 1) / (sum(w in h for h in held) + 0.5))) for w in wanted}
     total = sum(idf.values())
@@ -133,10 +135,11 @@ def extract(embedder: Embedder, query: str, evidence: list[Evidence],
     candidates = sentence_candidates(evidence)
     if not candidates:
         return []
+    texts = [sentence for _, sentence in candidates]
     q = embedder.embed_query(dense_query(query))
-    vectors = embedder.embed([s for _, s in candidates])
+    vectors = embedder.embed(texts)
     relevance = vectors @ q + np.asarray([_prior(e, sentence) for e, sentence in candidates], dtype=np.float32) \
-        + LEXICAL_WEIGHT * question_word_share(query, [s for _, s in candidates])
+        + LEXICAL_WEIGHT * question_word_share(query, texts)
     chosen: list[int] = []
     remaining = [i for i in np.argsort(-relevance).tolist() if relevance[i] >= MIN_SIMILARITY]
     while remaining and len(chosen) < max_findings:

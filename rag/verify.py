@@ -224,23 +224,24 @@ def _direction(tok: str) -> tuple[str, int] | None:
     return None
 
 
-_BOUND = {"more", "less", "greater", "fewer", "higher", "lower", "longer", "shorter", "larger", "smaller", "over",
-          "under", "up", "above", "below", "exceed", "exceeding", "exceeded", "exceeds"}
+# Direction words that can bound a number instead ("more than 40", "up to 10", "exceeding 65").
+_BOUND = {"more", "less", "greater", "fewer", "higher", "lower", "longer", "shorter", "larger", "smaller", "up",
+          "exceed", "exceeding", "exceeded", "exceeds"}
 _FIXED_AFTER = re.compile(r"^(?:limbs?|extremit\w*|lobes?|abdomen|abdominal|back|quadrants?|urinary|gastrointestinal|gi|"
                           r"airways?|respiratory|jaw|lips?|eyelids?|poles?|borders?|segments?|arm|arms|leg|legs|"
                           r"esophag\w*|oesophag\w*|tract)$")
 
 
 def _direction_at(toks: list[str], i: int) -> tuple[str, int] | None:
-    """The direction of toks[i], unless it bounds a number ("more than 40", "over 65", "up to 10")
-    or names a part of the body ("lower limb", "upper lobe")."""
+    """The direction of toks[i], unless it bounds a number ("more than 40", "exceeding 65", "up to
+    10") or names a part of the body ("lower limb", "low back")."""
     t = toks[i]
     if t in _BOUND:
         nxt = toks[i + 1:i + 3]
         if nxt and (nxt[0][:1].isdigit() or (nxt[0] in ("than", "to") and len(nxt) > 1 and
                                             (nxt[1][:1].isdigit() or nxt[1] in _NUMBER_WORDS))):
             return None
-    if i + 1 < len(toks) and _FIXED_AFTER.match(toks[i + 1]) and t in ("lower", "upper", "high", "low"):
+    if i + 1 < len(toks) and _FIXED_AFTER.match(toks[i + 1]) and t in ("lower", "low", "high"):
         return None
     return _direction(t)
 
@@ -258,10 +259,11 @@ def polarity(text: str) -> Polarity:
             in_scope.add(j)
             j += 1
         negated.append((" ".join(toks[i:j]), frozenset(scope), t not in _WEAK_NEGATION))
+    direction_at = [_direction_at(toks, i) for i in range(len(toks))]
     affirmed, directions, denied = set(), set(), set()
     for i, t in enumerate(toks):
+        d = direction_at[i]
         if i in in_scope:
-            d = _direction_at(toks, i)
             if d:
                 denied.add((d[0], d[1], t))
             continue
@@ -269,12 +271,11 @@ def polarity(text: str) -> Polarity:
             continue
         if _is_content(t):
             affirmed.add(stem(t))
-        d = _direction_at(toks, i)
         if d:
             directions.add((d[0], d[1], t))
     contexts = []
     for i, t in enumerate(toks):
-        d = _direction_at(toks, i) if i not in in_scope else None
+        d = direction_at[i] if i not in in_scope else None
         if not d:
             continue
         before = [stem(w) for w in toks[max(0, i - 4):i] if _is_content(w) and not _direction(w)][-2:]
