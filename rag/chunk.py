@@ -5,7 +5,7 @@ import bisect
 import re
 from typing import Callable
 
-from .ingest.cleanup import heading_name
+from .ingest.cleanup import BACK_MATTER_SECTIONS, section_opened_by
 from .records import Chunk, Document
 
 # A piece of fewer words than this is no passage: a heading left alone ("Methods"), a page number, a
@@ -43,14 +43,18 @@ class Chunker:
             offset += len(page.text) + 2  # the blank line that joins pages in Document.text
         headings = list(doc.sections) or _headings(text)
         heading_offsets = [o for o, _ in headings]
-        pieces = [(p, body) for p in self._splitter.create_documents([text]) if (body := p.page_content.strip())]
+        pieces = []
+        for base, part in _body_and_back_matter(text, headings):
+            for p in self._splitter.create_documents([part]):
+                if body := p.page_content.strip():
+                    pieces.append((body, base + max(0, p.metadata.get("start_index", 0))))
         # a document that is all short pieces (a two-word note) keeps them: it has nothing else
-        pieces = [(p, body) for p, body in pieces if len(_WORD.findall(body)) >= MIN_WORDS] or pieces
+        pieces = [(body, at) for body, at in pieces if len(_WORD.findall(body)) >= MIN_WORDS] or pieces
         chunks = []
-        for piece, body in pieces:
-            start = text.find(body, max(0, piece.metadata.get("start_index", 0) - 1))
+        for body, at in pieces:
+            start = text.find(body, max(0, at - 1))
             if start < 0:
-                start = max(0, piece.metadata.get("start_index", 0))
+                start = at
             end = start + len(body)
             first = doc.pages[bisect.bisect_right(page_starts, start) - 1].number
             last = doc.pages[bisect.bisect_right(page_starts, max(start, end - 1)) - 1].number
@@ -63,12 +67,23 @@ class Chunker:
 def _headings(text: str) -> list[tuple[int, str]]:
     found, offset = [], 0
     for line in text.split("\n"):
-        if line.strip() and len(line) < 400:
-            name = heading_name(line)
-            if name:
-                found.append((offset, name))
+        if line.strip() and (name := section_opened_by(line, late=offset > len(text) // 2)):
+            found.append((offset, name))
         offset += len(line) + 1
     return found
+
+
+def _body_and_back_matter(text: str, headings) -> list[tuple[int, str]]:
+    """The text cut where back matter starts or ends, as (offset, part): a passage holds either the
+    paper's own text or its author details, funding, declarations, never both."""
+    cuts, back = [0], False
+    for offset, name in headings:
+        if (name in BACK_MATTER_SECTIONS) != back:
+            back = not back
+            if offset > cuts[-1]:
+                cuts.append(offset)
+    cuts.append(len(text))
+    return [(a, text[a:b]) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip()]
 
 
 def _section_at(headings, offsets, start: int, end: int) -> str | None:

@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from .embed import Embedder
+from .ingest.cleanup import BACK_MATTER_SECTIONS
 from .pack import Evidence
 from .query import dense_query
 from .verify import Support, content_stems, is_aim, is_meta_statement, is_procedure, sentence_spans
@@ -49,8 +50,6 @@ _BACK_MATTER = re.compile(
     r"centre|center|laboratory|unit)\s+of\b)|^[A-Z]{2,4}\s+[-–]\s+\w|\bread\s+and\s+approved\s+the\s+final\s+"
     r"manuscript|\bdeclare\s+that\s+they\s+have\s+no\s+competing|\bopen\s+access\s+article\b|\bcreative\s+commons\b",
     re.IGNORECASE)
-_BACK_SECTIONS = {"Acknowledgements", "Funding", "Competing interests", "Abbreviations", "Keywords",
-                  "Supplementary material"}
 # A page's footnote that the PDF text ran into a sentence: an address for correspondence, an e-mail.
 _CONTACT = re.compile(r"\bcorrespond(?:ence|ing\s+authors?)(?:\s+to)?\s*:|\bcorrespondence\s+should\s+be\s+"
                       r"addressed|[\w.+-]+@[\w-]+\.[\w.]+", re.IGNORECASE)
@@ -71,7 +70,7 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
     stand as a finding: not captions, front matter or statements about the paper itself."""
     out = []
     for e in evidence:
-        if e.hit.section in _BACK_SECTIONS:
+        if e.hit.section in BACK_MATTER_SECTIONS:
             continue
         for start, end in sentence_spans(e.text):
             sentence = e.text[start:end].strip()

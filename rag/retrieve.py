@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .embed import Embedder
 from .errors import InvalidQuery
+from .ingest.cleanup import BACK_MATTER_SECTIONS
 from .query import cjk_query, dense_query, latin_terms
 from .records import Hit
 from .rerank import Reranker
@@ -33,6 +35,17 @@ RERANK_WEIGHT = 1.0
 # No second stage by default: on the full-text set neither reranker that runs in milliseconds on a
 # CPU improved the top 10 (see README, "Retrieval"); dense-window did at the top 1 and 5, for seconds.
 DEFAULT_RERANKER = None
+# A paper's back matter (author details, contributions, funding, declarations, data availability:
+# `cleanup.BACK_MATTER_SECTIONS`) follows every passage of the papers' own text, unless the question
+# asks about it. An affiliation shares a question's words ("Department of Surgery" for a question on
+# surgery) and no finding.
+_ASKS_BACK_MATTER = re.compile(
+    r"\b(?:fund(?:s|ed|ing|ers?)?|grants?|sponsor\w*|conflicts?\s+of\s+interests?|competing\s+interests?|"
+    r"disclosures?|acknowledg\w*|affiliations?|author\s+(?:details|contributions?)|authors?[’']?\s+contributions?|"
+    r"data\s+availab\w*|availability\s+of\s+data|ethic(?:s|al)\s+(?:approval|committee|statement)|"
+    r"consent\s+for\s+publication|abbreviations?|supplementa(?:ry|l)\s+(?:materials?|information|files?|data|"
+    r"tables?|figures?)|additional\s+files?|licen[cs]e[sd]?)\b",
+    re.IGNORECASE)
 EXACT_SUBSET = 50_000  # filtered searches over at most this many chunks are scored exactly
 # FTS5 scores every passage that holds any query term before it sorts, so a common word ("patients",
 # "use") makes the lexical search scan a large share of a big corpus. Past PRUNE_FROM passages only
@@ -123,7 +136,12 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
     if reranker is not None and len(ids) > 1:
         score_of = _rerank(reranker, query, [int(i) for i in ids], rows, score_of)
         ids = np.asarray(sorted(ids.tolist(), key=lambda i: -score_of[i]), dtype=np.int64)
-    chosen = _diversify([i for i in ids.tolist()], rows, vec_of, cosine, score_of, k, max_per_doc, mmr)
+    order, back_matter = ids.tolist(), []
+    if not _ASKS_BACK_MATTER.search(query):
+        back_matter = [i for i in order if rows[i]["section"] in BACK_MATTER_SECTIONS]
+        order = [i for i in order if rows[i]["section"] not in BACK_MATTER_SECTIONS]
+    chosen = _diversify(order, rows, vec_of, cosine, score_of, k, max_per_doc, mmr)
+    chosen += back_matter[:k - len(chosen)]
     return [_hit(rank, rows[i], score_of.get(i, 0.0), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
 
 

@@ -72,3 +72,21 @@ def test_text_without_spaces_is_cut_to_size(chunker, embedder):
 def test_bad_sizes_are_refused(embedder):
     with pytest.raises(ValueError, match="overlap"):
         Chunker(embedder.count_tokens, chunk_tokens=100, overlap=100)
+
+
+def test_back_matter_is_never_in_a_passage_of_the_papers_own_text(chunker):
+    need_data()
+    (doc,), _ = load(PDFS / "datta2010-dvt-prophylaxis-trauma.pdf")
+    chunks = chunker.split(doc, "d1")
+    # the PDF text runs "Author details ..." into the Conclusions, one blank line apart
+    (details,) = [c for c in chunks if "Author details" in c.text]
+    assert details.section == "Author details" and details.text.startswith("Author details")
+    assert "University of Calgary" in details.text
+    assert "Competing interests" in " ".join(c.text for c in chunks if c.section in ("Author details", "Competing interests"))
+    body = [c for c in chunks if c.char_start < details.char_start]
+    assert body[-1].section == "Conclusions" and "understanding their potential complications" in body[-1].text
+    assert not any("Author details" in c.text or "approved the final manuscript" in c.text for c in body)
+    # a text with no back matter is cut as before: one run of passages
+    words = Chunker(lambda t: len(t.split()), chunk_tokens=16, overlap=0)
+    plain = "\n\n".join(f"Sentence {i} says something about heparin." for i in range(6))
+    assert len(words.split(Document(source="p", kind="text", pages=(Page(1, plain),)), "p")) == 3

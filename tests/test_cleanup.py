@@ -1,5 +1,8 @@
 from rag.ingest.cleanup import (clean_pdf_pages, fix_ligatures, heading_name, join_hyphenated, reflow,
                                 split_references, strip_running_lines)
+from rag.ingest import load
+
+from .conftest import PDFS, need_data
 
 
 def test_ligatures_become_letters():
@@ -91,3 +94,27 @@ def test_sections_after_the_reference_list_are_kept_in_place():
     assert pages[3].startswith("STAR+METHODS") and "cultured in DMEM" in pages[3]
     assert pages[4] == body[4] and "Peptides were targetable" in pages[1]
     assert len(refs) == 12 and refs[-1].startswith("Zhang, Z.")
+
+
+def test_back_matter_labels_open_their_sections_late_in_a_paper():
+    from rag.ingest.cleanup import BACK_MATTER_SECTIONS, back_matter_label, section_opened_by
+
+    # run into their text without a colon, as the PDFs of BMC, Springer and Cell journals print them
+    assert section_opened_by("Author details Department of Surgery, University of Calgary, Calgary, Canada.",
+                             late=True) == "Author details"
+    assert section_opened_by("Authors’ contributions ID - Study design, data analysis.", late=True) == "Author contributions"
+    assert section_opened_by("Acknowledgements We thank the patient for her participation.", late=True) == "Acknowledgements"
+    assert section_opened_by("Availability of data and materials The FASTQ files are at GEO.", late=True) == "Data availability"
+    assert section_opened_by("Data Availability Statement: The data are in the article.", late=True) == "Data availability"
+    # early in a paper the same words open a sentence of its methods, not a section
+    assert section_opened_by("Ethics approval was obtained from the review board.", late=False) is None
+    assert section_opened_by("Ethics approval was obtained from the review board.", late=True) == "Declarations"
+    # alone on its line a label is a heading wherever it stands
+    assert heading_name("Author details") == "Author details" and heading_name("Competing interests") in BACK_MATTER_SECTIONS
+    assert back_matter_label("Fundamental differences were found.") is None
+    assert back_matter_label("Results were mixed") is None
+    # a heading in capitals run into its text (Cell's STAR Methods) is a section of the paper itself
+    assert section_opened_by("STAR+METHODS KEY RESOURCES TABLE REAGENT or RESOURCE SOURCE", late=True) == "Methods"
+    assert section_opened_by("EXPERIMENTAL MODEL AND SUBJECT DETAILS Cell lines NCI-H358", late=True) == "Methods"
+    assert section_opened_by("BC D E FG A Figure 4. Bispecific antibodies", late=True) is None
+

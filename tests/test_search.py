@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rag import InvalidQuery, Library
+from rag.ingest.cleanup import BACK_MATTER_SECTIONS
 from rag.cli import app
 from rag.vectors import VectorIndex
 
@@ -212,3 +213,16 @@ def test_ivfpq_library_is_rebuilt_from_sqlite_and_rescored_exactly(pdf_library, 
     reopened = Library(folder)
     assert reopened.search("sulfonylurea response in KCNJ11 diabetes", k=1, mode="dense")[0].chunk_id == \
         lib.search("sulfonylurea response in KCNJ11 diabetes", k=1, mode="dense")[0].chunk_id
+
+
+def test_back_matter_follows_the_papers_text_unless_asked_for(pdf_library):
+    # "Author details Department of Surgery, University of Calgary" shares a DVT question's paper
+    # and words, and answers nothing
+    hits = pdf_library.search("What are the complications of DVT prophylaxis in trauma patients?", k=10)
+    assert len(hits) == 10 and not any(h.section in BACK_MATTER_SECTIONS for h in hits)
+    assert not any("Author details" in h.text for h in hits)
+    # a reviewer who asks who paid for a study, or what its authors declare, gets the back matter
+    funded = pdf_library.search("Who funded the study of G-quadruplexes in TMPRSS2?", k=5)
+    assert funded[0].section == "Funding" and "Projekt DEAL" in funded[0].text
+    declared = pdf_library.search("competing interests of the authors of the DVT prophylaxis review", k=5)
+    assert any(h.section in BACK_MATTER_SECTIONS and "datta" in h.source for h in declared)

@@ -114,6 +114,8 @@ SECTION_NAMES = {
     "material and methods": "Methods", "patients and methods": "Methods",
     "methodology": "Methods", "study design": "Methods", "design": "Methods",
     "experimental procedures": "Methods", "star methods": "Methods", "method details": "Methods",
+    "key resources table": "Methods", "experimental model and subject details": "Methods",
+    "quantification and statistical analysis": "Methods",
     "results": "Results", "findings": "Results", "results and discussion": "Results",
     "case report": "Case report", "case presentation": "Case report",
     "discussion": "Discussion", "limitations": "Limitations", "conclusion": "Conclusions",
@@ -124,7 +126,31 @@ SECTION_NAMES = {
     "abbreviations": "Abbreviations", "supplementary material": "Supplementary material",
     "keywords": "Keywords", "key words": "Keywords",
 }
+# A paper's back matter: who the authors are and what each did, who paid, what they declare, where
+# the data and supplements are. Its labels often open a paragraph without a colon ("Author details
+# Department of Surgery, ...", "Acknowledgements We thank ..."), so in the second half of a paper a
+# paragraph that opens with one starts that section (`back_matter_label`).
+_BACK_LABELS = (
+    (r"author\s+details|author\s+information|affiliations", "Author details"),
+    (r"authors?[’'`]?\s+contributions?|contributors", "Author contributions"),
+    (r"acknowledge?ments?", "Acknowledgements"),
+    (r"(?:open\s+access\s+)?funding(?:\s+information)?|financial\s+support", "Funding"),
+    (r"competing\s+interests?|conflicts?\s+of\s+interests?|declaration\s+of\s+(?:competing\s+)?interests?",
+     "Competing interests"),
+    (r"declarations?|ethics\s+approval(?:\s+and\s+consent\s+to\s+participate)?|ethics\s+statement|"
+     r"consent\s+for\s+publication|publisher[’'`]?s\s+note", "Declarations"),
+    (r"availability\s+of\s+data(?:\s+and\s+materials?)?|data\s+availability(?:\s+statement)?|"
+     r"data\s+and\s+code\s+availability|materials\s+availability|resource\s+availability|lead\s+contact",
+     "Data availability"),
+    (r"additional\s+files?|supplementary\s+information|supplementa(?:ry|l)\s+materials?", "Supplementary material"),
+    (r"abbreviations", "Abbreviations"),
+    (r"open\s+access\s+this\s+article|received\s*:", "Licence and dates"),
+)
+_BACK_LABEL_RE = re.compile(r"^\s*(?:" + "|".join(f"({pattern})" for pattern, _ in _BACK_LABELS) + r")(?![\w’'`])",
+                            re.IGNORECASE)
+BACK_MATTER_SECTIONS = frozenset(name for _, name in _BACK_LABELS) | {"Keywords"}
 _HEADING_RE = re.compile(r"^\s*(?:\d{1,2}(?:\.\d)*\.?\s+|[IVX]{1,4}\.\s+)?([A-Za-z][A-Za-z ]{2,40}?)\s*[:.]?\s*$")
+_CAPS_WORDS = re.compile(r"^\s*[A-Z][A-Z+]+(?:\s+[A-Z][A-Z+]*)*(?=\s|$)")
 _INLINE_LABEL_RE = re.compile(r"^\s*([A-Z][A-Z ]{2,40}|[A-Z][a-z]+(?: [a-z]+){0,3})\s*:\s+\S")
 
 
@@ -136,9 +162,35 @@ def heading_name(line: str) -> str | None:
         if name:
             return name
     m = _INLINE_LABEL_RE.match(line)
-    if m:
-        return SECTION_NAMES.get(" ".join(m.group(1).lower().split()))
+    if m and (name := SECTION_NAMES.get(" ".join(m.group(1).lower().split()))):
+        return name
+    m = _BACK_LABEL_RE.match(line)
+    if m and not line[m.end():].strip(" :.\t\n"):  # a back-matter label alone on its line
+        return back_matter_label(line)
     return None
+
+
+def section_opened_by(paragraph: str, late: bool) -> str | None:
+    """The section a paragraph of a paper's text opens, if any: a heading line ("2. Methods"), a
+    label ("Results: ..."), a heading in capitals run into its text ("STAR+METHODS KEY RESOURCES
+    TABLE ..."), or, `late` in the paper, a back-matter label ("Author details Department of ...")."""
+    name = heading_name(paragraph) if len(paragraph) < 400 else None
+    words = _CAPS_WORDS.match(paragraph)
+    if name is None and words:
+        caps = words.group(0).replace("+", " ").lower().split()
+        name = next((n for i in range(len(caps), 0, -1) if (n := SECTION_NAMES.get(" ".join(caps[:i])))), None)
+    if name is None and late:
+        name = back_matter_label(paragraph)
+    return name
+
+
+def back_matter_label(paragraph: str) -> str | None:
+    """The back-matter section a paragraph opens ("Authors' contributions ID - Study design ..." opens
+    Author contributions), else None."""
+    m = _BACK_LABEL_RE.match(paragraph)
+    if not m:
+        return None
+    return next(_BACK_LABELS[i][1] for i, group in enumerate(m.groups()) if group is not None)
 
 
 def looks_like_heading(line: str) -> bool:
