@@ -118,3 +118,28 @@ def test_back_matter_labels_open_their_sections_late_in_a_paper():
     assert section_opened_by("EXPERIMENTAL MODEL AND SUBJECT DETAILS Cell lines NCI-H358", late=True) == "Methods"
     assert section_opened_by("BC D E FG A Figure 4. Bispecific antibodies", late=True) is None
 
+
+def test_the_open_access_licence_is_no_part_of_the_text():
+    from rag.ingest.cleanup import drop_licence
+
+    page = ("outcomes of trauma patients.\n© 2010 Datta et al; licensee BioMed Central Ltd. This is an Open Access "
+            "article distributed under the terms of the Creative Commons Attribution License (http://creativecommons."
+            "org/licenses/by/2.0), which permits unrestricted use, distribution, and reproduction in any medium, "
+            "provided the original work is properly cited.\nBackground Venous thromboembolism is common.")
+    kept = drop_licence(page)
+    assert "Creative Commons" not in kept and "licensee" not in kept and "properly cited" not in kept
+    assert kept.startswith("outcomes of trauma patients.") and kept.endswith("Venous thromboembolism is common.")
+    springer = ("Open Access This article is licensed under a Creative Commons Attribution 4.0 International License, "
+                "which permits use ... To view a copy of this licence, visit http://creativecommons.org/licenses/by/4.0/. "
+                "The Creative Commons Public Domain Dedication waiver (http://creativecommons.org/publicdomain/zero/1.0/) "
+                "applies to the data made available in this article, unless otherwise stated in a credit line to the data. "
+                "Background The G-quadruplex")
+    assert drop_licence(springer).strip() == "Background The G-quadruplex"
+    # a sentence of a paper that only starts alike is kept
+    assert drop_licence("This is an open question in trauma care.") == "This is an open question in trauma care."
+    need_data()
+    for pdf, first_page_words in (("datta2010-dvt-prophylaxis-trauma.pdf", "sorted according to their prophylactic"),
+                                  ("tully2010-heart-failure-programmes.pdf", "Focus groups were conducted with fifteen participants")):
+        (doc,), _ = load(PDFS / pdf)
+        assert "permits unrestricted use" not in doc.text and "Creative Commons" not in doc.text
+        assert first_page_words in doc.pages[0].text

@@ -277,10 +277,27 @@ def _reference_entries(text: str, limit: int = 1000) -> list[str]:
     return [join_hyphenated(e) for e in entries]
 
 
+# The open-access licence that a journal prints on a paper's first page, in the middle of its abstract
+# or introduction as the text comes out ("This is an Open Access article distributed under the terms of
+# the Creative Commons Attribution License (...), which permits unrestricted use, ... properly cited."),
+# and the licensee line ("© 2010 Datta et al; licensee BioMed Central Ltd."): no passage should carry it.
+_LICENCE = re.compile(
+    r"©[^©\n]{0,80}?;\s*licensee\s+[^.]{0,60}\.|\bLicensee\s+MDPI,[^.]{0,40}\.|"
+    r"(?:Open\s+Access\s+)?This\s+(?:is\s+an\s+open[- ]access\s+article|article\s+is\s+(?:licensed|an\s+open\s+"
+    r"access\s+article)|work\s+is\s+licensed)[\s\S]{0,1500}?(?:properly\s+cited\.|licenses/by[\w./ -]*?/\s*\)?\."
+    r"(?=\s|$)|CC\s+BY\)?\s+license\s*\([^)]*\)\.|International\s+licen[cs]e\.)"
+    r"(?:\s*The\s+Creative\s+Commons\s+Public\s+Domain\s+Dedication\s+waiver[\s\S]{0,300}?credit\s+line\s+to\s+the\s+data\.)?",
+    re.IGNORECASE)
+
+
+def drop_licence(text: str) -> str:
+    return _LICENCE.sub(" ", text)
+
+
 def clean_pdf_pages(raw_pages: list[str]) -> tuple[list[str], list[str]]:
     """The whole repair for one PDF: returns cleaned page texts and the reference entries."""
     pages = [fix_ligatures(p) for p in raw_pages]
     pages = strip_running_lines(pages)
-    pages = [join_hyphenated(p) for p in pages]
+    pages = [drop_licence(join_hyphenated(p)) for p in pages]
     pages, references = split_references(pages)
     return [reflow(p) for p in pages], references
