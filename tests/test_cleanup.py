@@ -108,7 +108,11 @@ def test_back_matter_labels_open_their_sections_late_in_a_paper():
     assert section_opened_by("Data Availability Statement: The data are in the article.", late=True) == "Data availability"
     # early in a paper the same words open a sentence of its methods, not a section
     assert section_opened_by("Ethics approval was obtained from the review board.", late=False) is None
-    assert section_opened_by("Ethics approval was obtained from the review board.", late=True) == "Declarations"
+    assert section_opened_by("Ethics approval was obtained from the review board.", late=True) is None
+    assert section_opened_by("Funding of health services in Malawi is scarce.", late=True) is None
+    assert section_opened_by("Funding NV and FMA are supported by UKRI.", late=True) == "Funding"
+    assert section_opened_by("Additional file 7. DNA oligonucleotides harboring G4 motifs.", late=True) == \
+        "Supplementary material"
     # alone on its line a label is a heading wherever it stands
     assert heading_name("Author details") == "Author details" and heading_name("Competing interests") in BACK_MATTER_SECTIONS
     assert back_matter_label("Fundamental differences were found.") is None

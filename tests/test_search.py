@@ -33,7 +33,9 @@ def test_only_papers_that_bear_on_the_question_are_spread(pdf_library):
     # One of the 12 papers is on DVT prophylaxis: the spread over papers must not give the others
     # (COVID-19 T cells, a Malawian ward, heart-failure rehabilitation) places ahead of its passages.
     hits = pdf_library.search("What complications follow DVT prophylaxis in trauma patients?", k=10)
-    assert len(hits) == 10 and all("datta" in h.source for h in hits)
+    from_review = [h for h in hits if "datta" in h.source]
+    # the short review has nine passages of its own text (its author details follow everything)
+    assert len(hits) == 10 and len(from_review) == 9 and hits[:9] == from_review
     # A question that three papers answer still gets all three.
     broad = pdf_library.search("What adverse effects and complications limit current drug and device therapies, for "
                                "example anticoagulant or mechanical thromboprophylaxis, ACE inhibitors and "

@@ -186,11 +186,17 @@ def section_opened_by(paragraph: str, late: bool) -> str | None:
 
 def back_matter_label(paragraph: str) -> str | None:
     """The back-matter section a paragraph opens ("Authors' contributions ID - Study design ..." opens
-    Author contributions), else None."""
+    Author contributions), else None. A label is followed by the end of the line, a colon or full stop,
+    a number or a capital ("Funding This work was supported ..."); "Funding of health services in
+    Malawi is scarce" is a sentence of the paper itself."""
     m = _BACK_LABEL_RE.match(paragraph)
     if not m:
         return None
-    return next(_BACK_LABELS[i][1] for i, group in enumerate(m.groups()) if group is not None)
+    name = next(_BACK_LABELS[i][1] for i, group in enumerate(m.groups()) if group is not None)
+    after = paragraph[m.end():].lstrip(" \t")
+    if name != "Licence and dates" and after and not (after[0] in ":.;,–-" or after[0].isdigit() or after[0].isupper()):
+        return None
+    return name
 
 
 def looks_like_heading(line: str) -> bool:
