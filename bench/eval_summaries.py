@@ -9,7 +9,9 @@ conclusion) is the reference.
 Per summarizer: ROUGE-L F1 of the findings against the long answer; the share of answers that cite
 the question's own abstract; the share of citations the verifier supports; the share of findings
 the model cited itself (not attached by the verifier); findings dropped (uncited and unsupported,
-or statements about the paper) per question; refusals; and seconds per question.
+or statements about the paper) per question; refusals; fallbacks (replies with no finding that
+verifies, whose summaries give the papers' own sentences instead: scored here as no findings); and
+seconds per question.
 """
 from __future__ import annotations
 
@@ -69,23 +71,28 @@ def run(lib: Library, model: str, items: list[tuple[str, dict]]) -> dict:
         t = time.perf_counter()
         s = lib.summarize(item["QUESTION"], model=model, max_new_tokens=256)
         seconds = time.perf_counter() - t
-        cites = s.citations
+        # A reply with no finding that verifies is scored as the model wrote it, with no findings, though
+        # the summary gives the user the papers' own sentences instead (`Summary.fallback`).
+        findings = [] if s.fallback else s.findings
+        cites = [c for f in findings for c in f.citations]
         rows.append({
             "refused": s.status != "ok",
-            "rouge_l": rouge_l(" ".join(f.text for f in s.findings), item["LONG_ANSWER"]) if s.findings else 0.0,
+            "fallback": bool(s.fallback),
+            "rouge_l": rouge_l(" ".join(f.text for f in findings), item["LONG_ANSWER"]) if findings else 0.0,
             "own": any(c.passage.hit.pmid == pmid for c in cites),
             "supported": [c.support.verdict == "supported" for c in cites],
-            "self_cited": [not c.inferred for f in s.findings for c in f.citations[:1]],
+            "self_cited": [not c.inferred for f in findings for c in f.citations[:1]],
             "dropped": s.dropped_findings + s.meta_statements,
             "seconds": seconds,
         })
-    answered = [r for r in rows if not r["refused"]]
+    answered = [r for r in rows if not r["refused"] and not r["fallback"]]
     flat = lambda key: [x for r in answered for x in r[key]]  # noqa: E731
     mean = lambda xs: statistics.mean(xs) if xs else 0.0  # noqa: E731
     return {"model": model, "n": len(rows), "rouge_l": mean([r["rouge_l"] for r in rows]),
             "cites_own_abstract": mean([r["own"] for r in rows]), "supported": mean(flat("supported")),
             "self_cited": mean(flat("self_cited")), "dropped_per_q": mean([r["dropped"] for r in rows]),
-            "refusals": sum(r["refused"] for r in rows), "s_per_q": mean([r["seconds"] for r in rows])}
+            "refusals": sum(r["refused"] for r in rows), "fallbacks": sum(r["fallback"] for r in rows),
+            "s_per_q": mean([r["seconds"] for r in rows])}
 
 
 def main():
@@ -114,11 +121,11 @@ def main():
         results.append(run(lib, m, items))
     print(f"{len(items)} PubMedQA questions over {lib.info()['documents']} abstracts (conclusions not indexed)")
     print(f"{'summarizer':<24} {'ROUGE-L':>8} {'own abs':>8} {'supported':>9} {'self-cited':>10} "
-          f"{'dropped/q':>9} {'refusals':>8} {'s/q':>6}")
+          f"{'dropped/q':>9} {'refusals':>8} {'fallback':>8} {'s/q':>6}")
     for r in results:
         print(f"{r.get('label', Path(r['model']).name)[:24]:<24} {r['rouge_l']:>8.3f} {r['cites_own_abstract']:>8.3f} "
               f"{r['supported']:>9.3f} {r['self_cited']:>10.3f} {r['dropped_per_q']:>9.2f} {r['refusals']:>8} "
-              f"{r['s_per_q']:>6.1f}")
+              f"{r['fallbacks']:>8} {r['s_per_q']:>6.1f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -146,8 +146,17 @@ def _finish(prepared: _Prepared, generator: Generator, gen, embedder: Embedder, 
             summary.answer_support = max((verifier.check(parsed.answer, e.text) for e in evidence),
                                          key=lambda sup: sup.score)
         if not summary.findings:
-            summary.status = "insufficient_evidence"
-            summary.reason = "None of the model's statements could be tied to a passage that supports it."
+            # The evidence answers closely enough to be given to the model, but nothing the model
+            # wrote verifies (a small model copies the reply's format, or loops): the papers' own
+            # sentences are findings that cannot misquote them, and the summary says whose they are.
+            _add_extractive_findings(summary, embedder, query)
+            if summary.findings:
+                summary.answer, summary.answer_support = "", None
+                summary.fallback = (f"{generator.name} wrote no finding that its passages support; these findings "
+                                    f"are the papers' own sentences closest to the question, chosen without it")
+            else:
+                summary.status = "insufficient_evidence"
+                summary.reason = "None of the model's statements could be tied to a passage that supports it."
     timings["verify_s"] = time.perf_counter() - t
     summary.timings = _round(timings)
     return summary
@@ -166,15 +175,20 @@ def summarize_extractive(index: Index, embedder: Embedder, query: str,
     t = time.perf_counter()
     evidence = pack(hits, embedder.count_tokens, options.context_tokens)
     summary = Summary(query, "ok", evidence=evidence, model=EXTRACTIVE, note=note)
-    reference = _reference_list(summary)
-    for e, sentence, support in extract(embedder, query, evidence):
-        summary.findings.append(Finding(" ".join(sentence.split()), (Citation(reference(e), e, support),)))
+    _add_extractive_findings(summary, embedder, query)
     if not summary.findings:
         summary.status = "insufficient_evidence"
         summary.reason = "No sentence of the passages retrieved is close enough to the question."
     timings["extract_s"] = time.perf_counter() - t
     summary.timings = _round(timings)
     return summary
+
+
+def _add_extractive_findings(summary: Summary, embedder: Embedder, query: str) -> None:
+    """The evidence sentences that best answer the question, each its own quote, as findings."""
+    reference = _reference_list(summary)
+    for e, sentence, support in extract(embedder, query, summary.evidence):
+        summary.findings.append(Finding(" ".join(sentence.split()), (Citation(reference(e), e, support),)))
 
 
 def _attach_citations(summary: Summary, parsed, verifier: Verifier) -> None:

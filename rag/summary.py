@@ -102,6 +102,9 @@ class Summary:
     stopped: str | None = None  # "repetition": the model began to loop; "budget": cut off mid-finding
     answer_support: Support | None = None  # the answer line against its best passage
     raw: str = ""  # the model's reply as written
+    # Set when the model's reply held no finding that verifies and the findings are the evidence's
+    # own sentences instead (as `--model extractive` chooses them): why, in a sentence.
+    fallback: str | None = None
     timings: dict = field(default_factory=dict)
 
     @property
@@ -126,7 +129,7 @@ class Summary:
                  "missing_terms": list(self.answer_support.missing)},
                 "supported_share": self.supported_share, "removed_citations": self.removed_citations,
                 "dropped_findings": self.dropped_findings, "meta_statements": self.meta_statements,
-                "stopped": self.stopped, "raw": self.raw, "timings": self.timings}
+                "stopped": self.stopped, "fallback": self.fallback, "raw": self.raw, "timings": self.timings}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -136,6 +139,8 @@ class Summary:
         if self.status != "ok":
             lines += [f"**The indexed literature does not answer this question.** {self.reason or ''}".rstrip()]
             return "\n".join(lines) + "\n"
+        if self.fallback:
+            lines += [f"_{self.fallback}._", ""]
         if self.answer:
             lines += [f"**Answer:** {self.answer}{self._answer_flag()}", ""]
         lines += ["**Key findings**", ""]
@@ -174,7 +179,8 @@ class Summary:
             bits.append("the reply reached its token budget; its last, unfinished finding was dropped")
         legend = ("[n] is paper n, quoted under the finding; [n?] partly supported, [n✗] not supported by the "
                   "passage, † cited by medrag's verifier, not the model")
-        return f"_{'; '.join(bits)}. Model: {self.model}. {legend}._"
+        model = f"{self.model}, findings extractive" if self.fallback else self.model
+        return f"_{'; '.join(bits)}. Model: {model}. {legend}._"
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -195,7 +201,8 @@ class Summary:
                        for r in self.references)
         answer = (f"<p><b>Answer:</b> {html.escape(self.answer)}<i>{html.escape(self._answer_flag().strip(' _'))}</i>"
                   "</p>") if self.answer else ""
-        return (f"<p><b>{html.escape(self.query)}</b></p>{answer}"
+        fallback = f"<p><i>{html.escape(self.fallback)}.</i></p>" if self.fallback else ""
+        return (f"<p><b>{html.escape(self.query)}</b></p>{fallback}{answer}"
                 f"<p><b>Key findings</b></p><ul>{items}</ul><p><b>References</b></p><ol>{refs}</ol>"
                 f"<p><i>{html.escape(self._footer().strip('_'))}</i></p>")
 

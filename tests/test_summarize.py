@@ -81,6 +81,30 @@ def test_citations_outside_the_evidence_are_removed_and_uncited_findings_dropped
     assert not any("Giraffes" in f.text for f in s.findings)
 
 
+def test_a_reply_with_no_finding_that_verifies_gives_the_papers_own_sentences(pdf_library):
+    # what SmolLM2 writes for the README's question: the reply's format, copied
+    template = "Answer: <one sentence>\nKey findings:\n- [1]\n- [2][3]"
+    s = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(template), DVT)
+    assert s.status == "ok" and s.model == "scripted" and s.raw.startswith("Answer: <one sentence>")
+    assert s.fallback and "scripted wrote no finding that its passages support" in s.fallback
+    assert 1 <= len(s.findings) <= 5 and s.answer == ""
+    for f in s.findings:
+        (c,) = f.citations
+        assert c.quote == f.text and f.text in " ".join(c.passage.text.split()) and c.passage in s.evidence
+    md = s.to_markdown()
+    assert "wrote no finding that its passages support" in md and "Model: scripted, findings extractive" in md
+    assert s.to_dict()["fallback"] == s.fallback and "wrote no finding" in s._repr_html_()
+    # a model that says the passages do not answer is taken at its word
+    refused = summarize(pdf_library.store, pdf_library.embedder,
+                        lambda: ScriptedGenerator("Answer: INSUFFICIENT EVIDENCE"), DVT)
+    assert refused.status == "insufficient_evidence" and not refused.findings and refused.fallback is None
+    # findings that verify are the model's own: no fallback
+    own = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(
+        "Answer: Heparin carries a bleeding risk.\nKey findings:\n"
+        "- The risks of heparin include bleeding and heparin induced thrombocytopenia [1]"), DVT)
+    assert own.findings and own.fallback is None
+
+
 def test_off_topic_question_is_refused_without_loading_a_model(pdf_library):
     def no_model():
         raise AssertionError("the model must not be loaded")
@@ -116,6 +140,9 @@ def test_end_to_end_with_the_offline_model(pdf_library):
     assert s.evidence[0].hit.title.startswith("Complications related to deep venous thrombosis")
     again = pdf_library.summarize(DVT, model="smollm2", max_new_tokens=160)
     assert again.raw == s.raw  # greedy decoding: reproducible
+    assert s.status == "ok"  # the model's findings, or when none verifies the papers' own sentences
+    if s.fallback:
+        assert all(c.quote == f.text for f in s.findings for c in f.citations)
 
     out = CliRunner().invoke(app, ["summarize", "--query", DVT, "--model", "smollm2", "--json", "--max-new-tokens",
                                    "160", "--index", str(pdf_library.path)])

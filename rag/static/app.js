@@ -100,6 +100,7 @@ function renderSummary(s) {
     return;
   }
   const refs = Object.fromEntries(s.references.map((r) => [r.number, r]));
+  if (s.fallback) out.append(el("p", { class: "fallback", id: "fallback", text: `${s.fallback}.` }));
   if (s.answer) out.append(el("p", { class: "answer", text: `Answer: ${s.answer}` }));
   const list = el("ul", { class: "findings" });
   s.findings.forEach((f, i) => {
