@@ -5,7 +5,7 @@ import bisect
 import re
 from typing import Callable
 
-from .ingest.cleanup import BACK_MATTER_SECTIONS, section_opened_by
+from .ingest.cleanup import BACK_MATTER_SECTIONS, looks_like_heading, section_opened_by
 from .records import Chunk, Document
 
 # A piece of fewer words than this is no passage: a heading left alone ("Methods"), a page number, a
@@ -64,11 +64,27 @@ class Chunker:
         return chunks
 
 
-def _headings(text: str) -> list[tuple[int, str]]:
-    found, offset = [], 0
+def _headings(text: str) -> list[tuple[int, str | None]]:
+    """Where each section starts. A back-matter label run into its paragraph early in a paper (a
+    first-page footnote, "Abbreviations: DVT, deep vein thrombosis ...") is that paragraph alone: the
+    section it interrupted goes on after it. Inside back matter only a heading on its own line or in
+    capitals leaves it: "Methodology: A.B. and C.D." is a line of the authors' contributions."""
+    found: list[tuple[int, str | None]] = []
+    offset, body, back = 0, None, False
     for line in text.split("\n"):
-        if line.strip() and (name := section_opened_by(line, late=offset > len(text) // 2)):
-            found.append((offset, name))
+        stripped = line.strip()
+        name = section_opened_by(line, late=offset > len(text) // 2) if stripped else None
+        if name:
+            alone = looks_like_heading(stripped) or stripped[:12].isupper()
+            if name in BACK_MATTER_SECTIONS:
+                found.append((offset, name))
+                if alone or offset > len(text) // 2:
+                    back = True
+                else:
+                    found.append((offset + len(line) + 1, body))
+            elif not back or alone:
+                found.append((offset, name))
+                body, back = name, False
         offset += len(line) + 1
     return found
 

@@ -40,11 +40,13 @@ DEFAULT_RERANKER = None
 # asks about it. An affiliation shares a question's words ("Department of Surgery" for a question on
 # surgery) and no finding.
 _ASKS_BACK_MATTER = re.compile(
-    r"\b(?:fund(?:s|ed|ing|ers?)?|grants?|sponsor\w*|conflicts?\s+of\s+interests?|competing\s+interests?|"
-    r"disclosures?|acknowledg\w*|affiliations?|author\s+(?:details|contributions?)|authors?[’']?\s+contributions?|"
+    r"\b(?:who\s+(?:funded|paid\s+for|sponsored)|funded\s+by|fund(?:ing|er|ers)\s+(?:source|of\s+the\s+(?:study|trial|"
+    r"research|work|review))|sources?\s+of\s+funding|funding\s+(?:statement|information)|grant\s+(?:numbers?|support)|"
+    r"sponsor(?:s|ed|ship)?\s+of\s+the\s+(?:study|trial)|conflicts?\s+of\s+interests?|competing\s+interests?|"
+    r"acknowledge?ments?|affiliations?|author\s+(?:details|contributions?)|authors?[’']?\s+contributions?|"
     r"data\s+availab\w*|availability\s+of\s+data|ethic(?:s|al)\s+(?:approval|committee|statement)|"
     r"consent\s+for\s+publication|abbreviations?|supplementa(?:ry|l)\s+(?:materials?|information|files?|data|"
-    r"tables?|figures?)|additional\s+files?|licen[cs]e[sd]?)\b",
+    r"tables?|figures?)|additional\s+files?)\b",
     re.IGNORECASE)
 EXACT_SUBSET = 50_000  # filtered searches over at most this many chunks are scored exactly
 # FTS5 scores every passage that holds any query term before it sorts, so a common word ("patients",
@@ -141,7 +143,11 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
         back_matter = [i for i in order if rows[i]["section"] in BACK_MATTER_SECTIONS]
         order = [i for i in order if rows[i]["section"] not in BACK_MATTER_SECTIONS]
     chosen = _diversify(order, rows, vec_of, cosine, score_of, k, max_per_doc, mmr)
-    chosen += back_matter[:k - len(chosen)]
+    for i in back_matter:
+        if len(chosen) >= k:
+            break
+        if not max_per_doc or sum(rows[j]["doc_id"] == rows[i]["doc_id"] for j in chosen) < max_per_doc:
+            chosen.append(i)
     return [_hit(rank, rows[i], score_of.get(i, 0.0), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
 
 

@@ -149,7 +149,9 @@ def _finish(prepared: _Prepared, generator: Generator, gen, embedder: Embedder, 
             # The evidence answers closely enough to be given to the model, but nothing the model
             # wrote verifies (a small model copies the reply's format, or loops): the papers' own
             # sentences are findings that cannot misquote them, and the summary says whose they are.
-            _add_extractive_findings(summary, embedder, query)
+            # A reply that says the passages do not answer, anywhere in it, is taken at its word.
+            if SENTINEL.lower() not in reply.lower():
+                _add_extractive_findings(summary, embedder, query)
             if summary.findings:
                 summary.answer, summary.answer_support = "", None
                 summary.fallback = (f"{generator.name} wrote no finding that its passages support; these findings "

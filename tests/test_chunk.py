@@ -90,3 +90,19 @@ def test_back_matter_is_never_in_a_passage_of_the_papers_own_text(chunker):
     words = Chunker(lambda t: len(t.split()), chunk_tokens=16, overlap=0)
     plain = "\n\n".join(f"Sentence {i} says something about heparin." for i in range(6))
     assert len(words.split(Document(source="p", kind="text", pages=(Page(1, plain),)), "p")) == 3
+
+
+def test_an_early_footnote_label_is_its_paragraph_alone_and_contributions_stay_back_matter():
+    words = Chunker(lambda t: len(t.split()), chunk_tokens=40, overlap=0)
+    text = ("Introduction\n\n" + "Venous thrombosis is common after trauma. " * 8 +
+            "\n\nAbbreviations: DVT, deep vein thrombosis; LMWH, low molecular weight heparin\n\n" +
+            "Prophylaxis with heparin is the rule in trauma care. " * 8 + "\n\nResults\n\n" + "Bleeding was 3%. " * 30 +
+            "\n\nAuthor contributions\n\nMethodology: A.B. and C.D. Writing: E.F.\n\nFunding: Grant 123 from the NIH.")
+    chunks = words.split(Document(source="f", kind="text", pages=(Page(1, text),)), "f")
+    section_of = {c.text.split(".")[0]: c.section for c in chunks}
+    # a first-page footnote does not make the rest of the introduction back matter
+    assert section_of["Abbreviations: DVT, deep vein thrombosis; LMWH, low molecular weight heparin"] == "Abbreviations"
+    assert {c.section for c in chunks if "Prophylaxis with heparin" in c.text} == {"Introduction"}
+    # "Methodology: A.B." is a line of the contributions, not the paper's methods
+    assert [c.section for c in chunks if "Methodology: A.B" in c.text] == ["Author contributions"]
+    assert not any("Bleeding was 3%" in c.text and "A.B." in c.text for c in chunks)

@@ -111,6 +111,7 @@ def test_back_matter_labels_open_their_sections_late_in_a_paper():
     assert section_opened_by("Ethics approval was obtained from the review board.", late=True) is None
     assert section_opened_by("Funding of health services in Malawi is scarce.", late=True) is None
     assert section_opened_by("Funding NV and FMA are supported by UKRI.", late=True) == "Funding"
+    assert section_opened_by("Funding, staffing and training were the main barriers.", late=True) is None
     assert section_opened_by("Additional file 7. DNA oligonucleotides harboring G4 motifs.", late=True) == \
         "Supplementary material"
     # alone on its line a label is a heading wherever it stands
@@ -139,6 +140,13 @@ def test_the_open_access_licence_is_no_part_of_the_text():
                 "applies to the data made available in this article, unless otherwise stated in a credit line to the data. "
                 "Background The G-quadruplex")
     assert drop_licence(springer).strip() == "Background The G-quadruplex"
+    plos = ("This is an open access article distributed under the terms of the Creative Commons Attribution "
+            "License, which permits unrestricted use, distribution, and reproduction in any medium, provided the "
+            "original author and source are credited.\n\nIntroduction Sepsis is common. It was properly cited.")
+    assert drop_licence(plos).strip() == "Introduction Sepsis is common. It was properly cited."
+    # a licence whose end is not known stops at its paragraph's end, taking nothing of the paper
+    odd = "This article is licensed under terms of its own.\n\nResults Bleeding was rare, properly cited."
+    assert "Results Bleeding was rare" in drop_licence(odd)
     # a sentence of a paper that only starts alike is kept
     assert drop_licence("This is an open question in trauma care.") == "This is an open question in trauma care."
     need_data()

@@ -98,6 +98,11 @@ def test_a_reply_with_no_finding_that_verifies_gives_the_papers_own_sentences(pd
     refused = summarize(pdf_library.store, pdf_library.embedder,
                         lambda: ScriptedGenerator("Answer: INSUFFICIENT EVIDENCE"), DVT)
     assert refused.status == "insufficient_evidence" and not refused.findings and refused.fallback is None
+    # ... wherever in the reply it says so
+    said_later = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(
+        "Answer: No passage reports the outcome asked about.\nKey findings:\n- INSUFFICIENT EVIDENCE\n" + "- x\n" * 200),
+        DVT)
+    assert not said_later.findings and said_later.fallback is None
     # findings that verify are the model's own: no fallback
     own = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(
         "Answer: Heparin carries a bleeding risk.\nKey findings:\n"

@@ -194,7 +194,7 @@ def back_matter_label(paragraph: str) -> str | None:
         return None
     name = next(_BACK_LABELS[i][1] for i, group in enumerate(m.groups()) if group is not None)
     after = paragraph[m.end():].lstrip(" \t")
-    if name != "Licence and dates" and after and not (after[0] in ":.;,–-" or after[0].isdigit() or after[0].isupper()):
+    if name != "Licence and dates" and after and not (after[0] in ":." or after[0].isdigit() or after[0].isupper()):
         return None
     return name
 
@@ -290,8 +290,9 @@ def _reference_entries(text: str, limit: int = 1000) -> list[str]:
 _LICENCE = re.compile(
     r"©[^©\n]{0,80}?;\s*licensee\s+[^.]{0,60}\.|\bLicensee\s+MDPI,[^.]{0,40}\.|"
     r"(?:Open\s+Access\s+)?This\s+(?:is\s+an\s+open[- ]access\s+article|article\s+is\s+(?:licensed|an\s+open\s+"
-    r"access\s+article)|work\s+is\s+licensed)[\s\S]{0,1500}?(?:properly\s+cited\.|licenses/by[\w./ -]*?/\s*\)?\."
-    r"(?=\s|$)|CC\s+BY\)?\s+license\s*\([^)]*\)\.|International\s+licen[cs]e\.)"
+    r"access\s+article)|work\s+is\s+licensed)(?:(?!\n\s*\n)[\s\S]){0,1500}?(?:properly\s+cited\.|are\s+credited\.|"
+    r"licenses/by[\w./ -]*?/\s*\)?\.(?=\s|$)|CC\s+BY\)?\s+license\s*\([^)]*\)\.|International\s+licen[cs]e\.|"
+    r"these\s+terms\.)"
     r"(?:\s*The\s+Creative\s+Commons\s+Public\s+Domain\s+Dedication\s+waiver[\s\S]{0,300}?credit\s+line\s+to\s+the\s+data\.)?",
     re.IGNORECASE)
 

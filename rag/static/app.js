@@ -129,7 +129,7 @@ function renderSummary(s) {
   }
   out.append(el("h3", { text: "References" }), ol);
   const share = s.supported_share === null ? "no citations" : `${Math.round(100 * s.supported_share)}% of citations supported`;
-  out.append(el("p", { class: "footer", text: `${share}. Model: ${s.model}.${s.note ? " " + s.note : ""}` }));
+  out.append(el("p", { class: "footer", text: `${share}. Model: ${s.model}${s.fallback ? ", findings extractive" : ""}.${s.note ? " " + s.note : ""}` }));
 }
 
 function citationBox(c, ref) {
