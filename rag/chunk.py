@@ -72,13 +72,13 @@ def _headings(text: str) -> list[tuple[int, str | None]]:
     found: list[tuple[int, str | None]] = []
     offset, body, back = 0, None, False
     for line in text.split("\n"):
-        stripped = line.strip()
-        name = section_opened_by(line, late=offset > len(text) // 2) if stripped else None
+        stripped, late = line.strip(), offset > len(text) // 2
+        name = section_opened_by(line, late) if stripped else None
         if name:
             alone = looks_like_heading(stripped) or stripped[:12].isupper()
             if name in BACK_MATTER_SECTIONS:
                 found.append((offset, name))
-                if alone or offset > len(text) // 2:
+                if alone or late:
                     back = True
                 else:
                     found.append((offset + len(line) + 1, body))

@@ -140,8 +140,8 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
         ids = np.asarray(sorted(ids.tolist(), key=lambda i: -score_of[i]), dtype=np.int64)
     order, back_matter = ids.tolist(), []
     if not _ASKS_BACK_MATTER.search(query):
-        back_matter = [i for i in order if rows[i]["section"] in BACK_MATTER_SECTIONS]
-        order = [i for i in order if rows[i]["section"] not in BACK_MATTER_SECTIONS]
+        order, back_matter = ([i for i in order if (rows[i]["section"] in BACK_MATTER_SECTIONS) is back]
+                              for back in (False, True))
     chosen = _diversify(order, rows, vec_of, cosine, score_of, k, max_per_doc, mmr)
     for i in back_matter:
         if len(chosen) >= k:
