@@ -178,6 +178,9 @@ def summarize(
     rerank: str = typer.Option("none", help="Second ranking stage: none, sentence-window or dense-window."),
     min_score: Optional[float] = typer.Option(None, help="Evidence threshold: below this best-passage similarity "
                                               "the answer is insufficient_evidence [default: 0.42, for all-MiniLM-L6-v2]."),
+    min_coverage: Optional[float] = typer.Option(None, help="Below this share of the question's key words "
+                                                 "(weighted by rarity) in one retrieved paper the answer is "
+                                                 "insufficient_evidence; 0 turns the check off [default: 0.35]."),
     context_tokens: int = typer.Option(1536, help="Token budget for the passages in the prompt."),
     max_new_tokens: int = typer.Option(384, help="Most tokens the model may write."),
     temperature: float = typer.Option(0.0, help="0 is greedy (the same answer every time); above 0 samples."),
@@ -194,8 +197,8 @@ def summarize(
     if queries_file is not None:
         return _summarize_file(queries_file, index, device, server, as_json, out, dict(
             model=model, k=k, mode=mode, max_per_doc=max_per_doc, year_from=year_from, year_to=year_to, source=source,
-            kind=kind, min_score=min_score, context_tokens=context_tokens, max_new_tokens=max_new_tokens,
-            temperature=temperature, seed=seed, rerank=rerank), dtype)
+            kind=kind, min_score=min_score, min_coverage=min_coverage, context_tokens=context_tokens,
+            max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, rerank=rerank), dtype)
     stream = sys.stderr.isatty() and not as_json
     on_text = (lambda t: typer.echo(t, err=True, nl=False)) if stream else None
     try:
@@ -204,15 +207,17 @@ def summarize(
 
             result, exports = Client(server).summarize(
                 query, on_text, model=model, k=k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
-                year_to=year_to, source=source, kind=kind, min_score=min_score, context_tokens=context_tokens,
-                max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, rerank=rerank)
+                year_to=year_to, source=source, kind=kind, min_score=min_score, min_coverage=min_coverage,
+                context_tokens=context_tokens, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                rerank=rerank)
             raw, note = result["raw"], result["note"]
             text = json.dumps(result, indent=2, ensure_ascii=False) if as_json else exports["markdown"]
         else:
             lib = _library(index, device=device)
             result = lib.summarize(query, model=model, k=k, mode=mode, max_per_doc=max_per_doc,
                                    year_from=year_from, year_to=year_to, source=source, kind=kind, min_score=min_score,
-                                   context_tokens=context_tokens, max_new_tokens=max_new_tokens,
+                                   min_coverage=min_coverage, context_tokens=context_tokens,
+                                   max_new_tokens=max_new_tokens,
                                    temperature=temperature, seed=seed, dtype=dtype, rerank=rerank, on_text=on_text)
             raw, note = result.raw, result.note
             text = result.to_json() if as_json else result.to_markdown()

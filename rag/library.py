@@ -196,8 +196,8 @@ class Library:
     def summarize(self, query: str, *, model: str | None = None, k: int = 8, mode: str = "hybrid",
                   max_per_doc: int | None = None, year_from: int | None = None, year_to: int | None = None,
                   source: str | None = None, kind: str | None = None, min_score: float | None = None,
-                  context_tokens: int = 1536, max_new_tokens: int = 384, temperature: float = 0.0,
-                  seed: int | None = None, dtype: str | None = None, rerank: str | Reranker | None = DEFAULT_RERANK,
+                  min_coverage: float | None = None, context_tokens: int = 1536, max_new_tokens: int = 384,
+                  temperature: float = 0.0, seed: int | None = None, dtype: str | None = None, rerank: str | Reranker | None = DEFAULT_RERANK,
                   on_text=None) -> Summary:
         """Key findings on `query` from the indexed papers, each cited to the passage that supports it.
 
@@ -207,8 +207,9 @@ class Library:
         check_query(query, k, mode)
         options = self._summarize_options(k=k, mode=mode, max_per_doc=max_per_doc, year_from=year_from,
                                           year_to=year_to, source=source, kind=kind, min_score=min_score,
-                                          context_tokens=context_tokens, max_new_tokens=max_new_tokens,
-                                          temperature=temperature, seed=seed, rerank=rerank)
+                                          min_coverage=min_coverage, context_tokens=context_tokens,
+                                          max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                                          rerank=rerank)
         name, note = choose_model(model or config.default_model())
         if name == EXTRACTIVE:
             return summarize_extractive(self.store, self.query_embedder, query, options, note)
@@ -229,14 +230,16 @@ class Library:
 
     def _summarize_options(self, *, k: int = 8, mode: str = "hybrid", max_per_doc: int | None = None,
                            year_from: int | None = None, year_to: int | None = None, source: str | None = None,
-                           kind: str | None = None, min_score: float | None = None, context_tokens: int = 1536,
+                           kind: str | None = None, min_score: float | None = None,
+                           min_coverage: float | None = None, context_tokens: int = 1536,
                            max_new_tokens: int = 384, temperature: float = 0.0, seed: int | None = None,
                            rerank: str | Reranker | None = DEFAULT_RERANK) -> SummarizeOptions:
         return SummarizeOptions(k=k, mode=mode, max_per_doc=max_per_doc,
                                 filters=Filters(year_from, year_to, source, kind), reranker=self.reranker(rerank),
                                 context_tokens=context_tokens, max_new_tokens=max_new_tokens,
                                 temperature=temperature, seed=seed,
-                                **({} if min_score is None else {"min_score": min_score}))
+                                **({} if min_score is None else {"min_score": min_score}),
+                                **({} if min_coverage is None else {"min_coverage": min_coverage}))
 
     def upgrade(self, progress: bool = True) -> int:
         """Bring an index written by an older medrag to the current format in place, from the texts it

@@ -113,6 +113,7 @@ def create_app(library, *, queue_size: int = 4, model: str | None = None,
         model: Optional[str] = Field(None, max_length=200)
         k: int = Field(8, ge=1, le=50)
         min_score: Optional[float] = None
+        min_coverage: Optional[float] = Field(None, ge=0.0, le=1.0)
         context_tokens: int = Field(1536, ge=64, le=8192)
         max_new_tokens: int = Field(384, ge=1, le=2048)
         temperature: float = Field(0.0, ge=0.0, le=2.0)
@@ -190,8 +191,8 @@ def create_app(library, *, queue_size: int = 4, model: str | None = None,
             return library.summarize(
                 req.query, model=req.model or default_model, k=req.k, mode=req.mode, max_per_doc=req.max_per_doc,
                 year_from=req.year_from, year_to=req.year_to, source=req.source, kind=req.kind,
-                min_score=req.min_score, context_tokens=req.context_tokens, max_new_tokens=req.max_new_tokens,
-                temperature=req.temperature, seed=req.seed, rerank=req.rerank, on_text=on_text)
+                min_score=req.min_score, min_coverage=req.min_coverage, context_tokens=req.context_tokens,
+                max_new_tokens=req.max_new_tokens, temperature=req.temperature, seed=req.seed, rerank=req.rerank, on_text=on_text)
 
         def start() -> asyncio.Task:
             began = time.monotonic()

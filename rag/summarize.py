@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from .coverage import question_coverage, unindexed_names
 from .embed import Embedder
 from .extractive import extract
 from .generate import Generator
@@ -25,6 +26,9 @@ EXTRACTIVE = "extractive"  # the model name that asks for the extractive summari
 # Calibrated with bench/calibrate_thresholds.py for all-MiniLM-L6-v2 (see README); other embedders
 # score on other scales, so set min_score for them.
 MIN_EVIDENCE = 0.42
+# Least share of the question's key words (weighted by rarity) that one retrieved paper must hold
+# (rag/coverage.py); calibrated in bench/eval_answerability.py (see README).
+MIN_COVERAGE = 0.35
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class SummarizeOptions:
     filters: Filters = Filters()
     reranker: Reranker | None = None
     min_score: float = MIN_EVIDENCE
+    min_coverage: float = MIN_COVERAGE
     context_tokens: int = 1536  # budget for the passages in the prompt, in the generator's tokens
     max_new_tokens: int = 384
     temperature: float = 0.0  # 0: greedy, the same answer every time
@@ -55,9 +60,24 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
     if best < options.min_score:
         return [], ((f"No passage is close enough to the question (best similarity {best:.2f}, "
                      f"threshold {options.min_score:.2f}); the model was not run.") if hits else "The index is empty.")
+    cover = question_coverage(index, query, hits) if options.min_coverage > 0 else None
+    if cover and cover.share < options.min_coverage:
+        title = next(h.title for h in hits if h.doc_id == cover.doc_id) or "untitled"
+        return [], (f"No paper retrieved speaks of the whole question: the closest, \"{_short(title)}\", "
+                    f"holds {cover.share:.0%} of its key words weighted by rarity (threshold "
+                    f"{options.min_coverage:.0%}) and never mentions {_listed(cover.missing)}; the model was not run.")
     # Weak passages distract a small model; keep those above the threshold, and the top three
     # whatever their score (a lexical match on a gene or drug name can score low densely).
     return [h for i, h in enumerate(hits) if i < 3 or (h.dense_score or 0.0) >= options.min_score], None
+
+
+def _short(title: str, most: int = 80) -> str:
+    return title if len(title) <= most else title[:most].rsplit(" ", 1)[0] + " …"
+
+
+def _listed(words: tuple[str, ...], most: int = 4) -> str:
+    quoted = [f"'{w}'" for w in words[:most]]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 @dataclass
@@ -68,6 +88,7 @@ class _Prepared:
     done: Summary | None = None
     evidence: list[Evidence] | None = None
     messages: list[dict] | None = None
+    unmatched: tuple[str, ...] = ()
 
 
 def _prepare(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], query: str,
@@ -86,7 +107,7 @@ def _prepare(index: Index, embedder: Embedder, load_generator: Callable[[], Gene
     messages = messages_for(query, passages_block(evidence))
     if PRIMER:
         messages.append({"role": "assistant", "content": PRIMER})  # the reply begins with it
-    return _Prepared(query, timings, evidence=evidence, messages=messages)
+    return _Prepared(query, timings, evidence=evidence, messages=messages, unmatched=unindexed_names(index, query))
 
 
 def summarize(index: Index, embedder: Embedder, load_generator: Callable[[], Generator], query: str,
@@ -127,7 +148,7 @@ def _finish(prepared: _Prepared, generator: Generator, gen, embedder: Embedder, 
     said = gen.text.lstrip()
     reply = said if said[:len(PRIMER)].lower() == PRIMER.lower() else f"{PRIMER} {said}".strip()
     summary = Summary(query, "ok", evidence=evidence, model=generator.name, note=generator.note, raw=reply,
-                      stopped=getattr(gen, "stopped", None))
+                      stopped=getattr(gen, "stopped", None), unmatched=prepared.unmatched)
 
     t = time.perf_counter()
     parsed = parse_reply(reply)
@@ -176,7 +197,8 @@ def summarize_extractive(index: Index, embedder: Embedder, query: str,
                        timings=_round(timings))
     t = time.perf_counter()
     evidence = pack(hits, embedder.count_tokens, options.context_tokens)
-    summary = Summary(query, "ok", evidence=evidence, model=EXTRACTIVE, note=note)
+    summary = Summary(query, "ok", evidence=evidence, model=EXTRACTIVE, note=note,
+                      unmatched=unindexed_names(index, query))
     _add_extractive_findings(summary, embedder, query)
     if not summary.findings:
         summary.status = "insufficient_evidence"

@@ -105,6 +105,8 @@ class Summary:
     # Set when the model's reply held no finding that verifies and the findings are the evidence's
     # own sentences instead (as `--model extractive` chooses them): why, in a sentence.
     fallback: str | None = None
+    # The question's gene, variant and drug names that no indexed paper uses ("pembrolizumab").
+    unmatched: tuple[str, ...] = ()
     timings: dict = field(default_factory=dict)
 
     @property
@@ -129,7 +131,8 @@ class Summary:
                  "missing_terms": list(self.answer_support.missing)},
                 "supported_share": self.supported_share, "removed_citations": self.removed_citations,
                 "dropped_findings": self.dropped_findings, "meta_statements": self.meta_statements,
-                "stopped": self.stopped, "fallback": self.fallback, "raw": self.raw, "timings": self.timings}
+                "stopped": self.stopped, "fallback": self.fallback, "unmatched": list(self.unmatched), "raw": self.raw,
+                "timings": self.timings}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -141,6 +144,8 @@ class Summary:
             return "\n".join(lines) + "\n"
         if self.fallback:
             lines += [f"_{self.fallback}._", ""]
+        if self.unmatched:
+            lines += [f"_{self.unmatched_line}._", ""]
         if self.answer:
             lines += [f"**Answer:** {self.answer}{self._answer_flag()}", ""]
         lines += ["**Key findings**", ""]
@@ -156,6 +161,11 @@ class Summary:
         lines += [f"{r.number}. {r.label}" for r in self.references]
         lines += ["", self._footer()]
         return "\n".join(lines) + "\n"
+
+    @property
+    def unmatched_line(self) -> str:
+        names = " or ".join(f"'{w}'" for w in self.unmatched)
+        return f"No indexed paper names {names}: read the findings as evidence on the rest of the question"
 
     def _answer_flag(self) -> str:
         if self.answer_support is None or self.answer_support.verdict == "supported":
@@ -202,7 +212,8 @@ class Summary:
         answer = (f"<p><b>Answer:</b> {html.escape(self.answer)}<i>{html.escape(self._answer_flag().strip(' _'))}</i>"
                   "</p>") if self.answer else ""
         fallback = f"<p><i>{html.escape(self.fallback)}.</i></p>" if self.fallback else ""
-        return (f"<p><b>{html.escape(self.query)}</b></p>{fallback}{answer}"
+        unmatched = f"<p><i>{html.escape(self.unmatched_line)}.</i></p>" if self.unmatched else ""
+        return (f"<p><b>{html.escape(self.query)}</b></p>{fallback}{unmatched}{answer}"
                 f"<p><b>Key findings</b></p><ul>{items}</ul><p><b>References</b></p><ol>{refs}</ol>"
                 f"<p><i>{html.escape(self._footer().strip('_'))}</i></p>")
 

@@ -101,6 +101,11 @@ function renderSummary(s) {
   }
   const refs = Object.fromEntries(s.references.map((r) => [r.number, r]));
   if (s.fallback) out.append(el("p", { class: "fallback", id: "fallback", text: `${s.fallback}.` }));
+  if (s.unmatched && s.unmatched.length) {
+    const names = s.unmatched.map((w) => `'${w}'`).join(" or ");
+    out.append(el("p", { class: "fallback", id: "unmatched",
+      text: `No indexed paper names ${names}: read the findings as evidence on the rest of the question.` }));
+  }
   if (s.answer) out.append(el("p", { class: "answer", text: `Answer: ${s.answer}` }));
   const list = el("ul", { class: "findings" });
   s.findings.forEach((f, i) => {

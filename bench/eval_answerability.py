@@ -1,0 +1,102 @@
+"""Does `summarize` say so when the indexed literature does not answer? Each question goes through
+the gates `summarize` applies before any finding is written (rag/summarize.py: the best passage's
+similarity, then the share of the question's key words one retrieved paper holds, rag/coverage.py),
+and the share that passes is reported for questions the index answers and for questions it does not:
+
+- PubMedQA: the 500 questions over their 500 abstracts (answered), and the same questions with
+  their own abstract taken out of the results (not answered: the index then holds only other
+  studies, often on the same organ, drug or operation). The search runs with k=30 and the
+  question's own abstract is removed before the first 8 are kept, as an index without it would
+  return them.
+- The 12 shared PDFs: `bench/data/answerability_questions.jsonl` (48 questions on the papers'
+  topics that none of them answers, 36 answered by one sentence but asked in other words) and the
+  44 full-text questions of `bench/data/fulltext_questions.jsonl` (answered).
+
+    python bench/eval_answerability.py [--index PDF_INDEX] [--pubmedqa-index DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from common import ROOT, need_data
+
+from rag import Library
+from rag.coverage import question_coverage
+from rag.evaluate import pubmedqa_sets
+from rag.summarize import MIN_COVERAGE, MIN_EVIDENCE
+
+PDF_QUESTIONS = ROOT / "bench" / "data" / "answerability_questions.jsonl"
+FULLTEXT = ROOT / "bench" / "data" / "fulltext_questions.jsonl"
+K = 8
+CUTS = (0.0, 0.25, 0.30, MIN_COVERAGE, 0.40, 0.45, 0.50)
+
+
+def gate(lib: Library, question: str, hits) -> tuple[float, float]:
+    """The best passage's similarity and the coverage share, for the first K hits."""
+    hits = list(hits)[:K]
+    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    return best, question_coverage(lib.store, question, hits).share
+
+
+def passed(rows: list[tuple[float, float]], cut: float) -> float:
+    return sum(s >= MIN_EVIDENCE and c >= cut for s, c in rows) / len(rows)
+
+
+def main(argv: list[str] | None = None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--index", type=Path, help="an index of the 12 shared PDFs (built in a temp folder if absent)")
+    parser.add_argument("--pubmedqa-index", type=Path, help="an index of the 500 PubMedQA abstracts (built if absent)")
+    parser.add_argument("--details", type=Path, help="write each question's similarity, share and missing words here")
+    args = parser.parse_args(argv)
+    data = need_data()
+    work = Path(tempfile.mkdtemp(prefix="medrag-answerability-"))
+    sets = pubmedqa_sets(data / "pubmedqa" / "pqal_dev.json", work)
+    pqa = Library(args.pubmedqa_index or work / "pqa")
+    if args.pubmedqa_index is None:
+        pqa.index(sets["abstracts"], progress=False)
+    pdfs = Library(args.index or work / "pdfs")
+    if args.index is None:
+        pdfs.index(data / "pdfs", progress=False)
+
+    groups: dict[str, list] = {"PubMedQA, own abstract in the index (answered)": [],
+                               "PubMedQA, own abstract out (not answered)": [],
+                               "PDFs, full-text questions (answered)": [],
+                               "PDFs, asked in other words (answered)": [],
+                               "PDFs, on their topics, not answered": []}
+    details = []
+    for line in open(sets["questions"]):
+        q = json.loads(line)
+        hits = list(pqa.search(q["query"], k=30))
+        own = set(q["relevant"])
+        for name, kept in (("PubMedQA, own abstract in the index (answered)", hits),
+                           ("PubMedQA, own abstract out (not answered)", [h for h in hits if h.pmid not in own])):
+            groups[name].append(gate(pqa, q["query"], kept))
+            details.append({"set": name, "question": q["query"], "similarity": groups[name][-1][0],
+                            "share": groups[name][-1][1]})
+    questions = [(json.loads(line)["question"], "PDFs, full-text questions (answered)") for line in open(FULLTEXT)]
+    for r in map(json.loads, open(PDF_QUESTIONS)):
+        questions.append((r["question"], "PDFs, asked in other words (answered)" if r["answerable"]
+                          else "PDFs, on their topics, not answered"))
+    for question, name in questions:
+        hits = pdfs.search(question, k=K)
+        groups[name].append(gate(pdfs, question, hits))
+        cover = question_coverage(pdfs.store, question, list(hits))
+        details.append({"set": name, "question": question, "similarity": groups[name][-1][0],
+                        "share": cover.share, "missing": cover.missing})
+
+    print(f"share of questions that pass to the summarizer (similarity >= {MIN_EVIDENCE}, and coverage >= the cut; "
+          f"the default cut is {MIN_COVERAGE})")
+    print(f"{'set':<50} {'n':>4} " + " ".join(f"{'sim only' if c == 0 else f'>={c:.2f}':>9}" for c in CUTS))
+    for name, rows in groups.items():
+        print(f"{name:<50} {len(rows):>4} " + " ".join(f"{passed(rows, c):>9.3f}" for c in CUTS))
+    if args.details:
+        with open(args.details, "w") as f:
+            for d in details:
+                f.write(json.dumps(d) + "\n")
+
+
+if __name__ == "__main__":
+    main()
