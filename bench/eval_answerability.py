@@ -7,7 +7,7 @@ and the share that passes is reported for questions the index answers and for qu
   their own abstract taken out of the results (not answered: the index then holds only other
   studies, often on the same organ, drug or operation). The search runs with k=30 and the
   question's own abstract is removed before the first 8 are kept, as an index without it would
-  return them.
+  return them (the rarity of the question's words is still counted with it: an approximation).
 - The 12 shared PDFs: `bench/data/answerability_questions.jsonl` (48 questions on the papers'
   topics that none of them answers, 36 answered by one sentence but asked in other words) and the
   44 full-text questions of `bench/data/fulltext_questions.jsonl` (answered).
@@ -24,7 +24,7 @@ from pathlib import Path
 from common import ROOT, need_data
 
 from rag import Library
-from rag.coverage import question_coverage
+from rag.coverage import Coverage, question_coverage
 from rag.evaluate import pubmedqa_sets
 from rag.summarize import MIN_COVERAGE, MIN_EVIDENCE
 
@@ -34,11 +34,11 @@ K = 8
 CUTS = (0.0, 0.25, 0.30, MIN_COVERAGE, 0.40, 0.45, 0.50)
 
 
-def gate(lib: Library, question: str, hits) -> tuple[float, float]:
-    """The best passage's similarity and the coverage share, for the first K hits."""
+def gate(lib: Library, question: str, hits) -> tuple[float, Coverage]:
+    """The best passage's similarity and the coverage, for the first K hits."""
     hits = list(hits)[:K]
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-    return best, question_coverage(lib.store, question, hits).share
+    return best, question_coverage(lib.store, question, hits)
 
 
 def passed(rows: list[tuple[float, float]], cut: float) -> float:
@@ -73,19 +73,19 @@ def main(argv: list[str] | None = None):
         own = set(q["relevant"])
         for name, kept in (("PubMedQA, own abstract in the index (answered)", hits),
                            ("PubMedQA, own abstract out (not answered)", [h for h in hits if h.pmid not in own])):
-            groups[name].append(gate(pqa, q["query"], kept))
-            details.append({"set": name, "question": q["query"], "similarity": groups[name][-1][0],
-                            "share": groups[name][-1][1]})
+            similarity, cover = gate(pqa, q["query"], kept)
+            groups[name].append((similarity, cover.share))
+            details.append({"set": name, "question": q["query"], "similarity": similarity, "share": cover.share,
+                            "missing": cover.missing})
     questions = [(json.loads(line)["question"], "PDFs, full-text questions (answered)") for line in open(FULLTEXT)]
     for r in map(json.loads, open(PDF_QUESTIONS)):
         questions.append((r["question"], "PDFs, asked in other words (answered)" if r["answerable"]
                           else "PDFs, on their topics, not answered"))
     for question, name in questions:
-        hits = pdfs.search(question, k=K)
-        groups[name].append(gate(pdfs, question, hits))
-        cover = question_coverage(pdfs.store, question, list(hits))
-        details.append({"set": name, "question": question, "similarity": groups[name][-1][0],
-                        "share": cover.share, "missing": cover.missing})
+        similarity, cover = gate(pdfs, question, pdfs.search(question, k=K))
+        groups[name].append((similarity, cover.share))
+        details.append({"set": name, "question": question, "similarity": similarity, "share": cover.share,
+                        "missing": cover.missing})
 
     print(f"share of questions that pass to the summarizer (similarity >= {MIN_EVIDENCE}, and coverage >= the cut; "
           f"the default cut is {MIN_COVERAGE})")

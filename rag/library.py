@@ -197,8 +197,8 @@ class Library:
                   max_per_doc: int | None = None, year_from: int | None = None, year_to: int | None = None,
                   source: str | None = None, kind: str | None = None, min_score: float | None = None,
                   min_coverage: float | None = None, context_tokens: int = 1536, max_new_tokens: int = 384,
-                  temperature: float = 0.0, seed: int | None = None, dtype: str | None = None, rerank: str | Reranker | None = DEFAULT_RERANK,
-                  on_text=None) -> Summary:
+                  temperature: float = 0.0, seed: int | None = None, dtype: str | None = None,
+                  rerank: str | Reranker | None = DEFAULT_RERANK, on_text=None) -> Summary:
         """Key findings on `query` from the indexed papers, each cited to the passage that supports it.
 
         `model` is a hub id, a local folder or .gguf file, "extractive" (no generator: the evidence's

@@ -192,7 +192,8 @@ def create_app(library, *, queue_size: int = 4, model: str | None = None,
                 req.query, model=req.model or default_model, k=req.k, mode=req.mode, max_per_doc=req.max_per_doc,
                 year_from=req.year_from, year_to=req.year_to, source=req.source, kind=req.kind,
                 min_score=req.min_score, min_coverage=req.min_coverage, context_tokens=req.context_tokens,
-                max_new_tokens=req.max_new_tokens, temperature=req.temperature, seed=req.seed, rerank=req.rerank, on_text=on_text)
+                max_new_tokens=req.max_new_tokens, temperature=req.temperature, seed=req.seed, rerank=req.rerank,
+                on_text=on_text)
 
         def start() -> asyncio.Task:
             began = time.monotonic()

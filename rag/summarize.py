@@ -7,6 +7,7 @@ from typing import Callable
 
 from .coverage import question_coverage, unindexed_names
 from .embed import Embedder
+from .errors import InvalidQuery
 from .extractive import extract
 from .generate import Generator
 from .pack import Evidence, pack, passages_block
@@ -45,6 +46,10 @@ class SummarizeOptions:
     temperature: float = 0.0  # 0: greedy, the same answer every time
     seed: int | None = None
 
+    def __post_init__(self):
+        if not 0.0 <= self.min_coverage <= 1.0:
+            raise InvalidQuery(f"min_coverage {self.min_coverage} must lie between 0 and 1")
+
 
 def messages_for(query: str, passages: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM},
@@ -63,12 +68,15 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
     cover = question_coverage(index, query, hits) if options.min_coverage > 0 else None
     if cover and cover.share < options.min_coverage:
         title = next(h.title for h in hits if h.doc_id == cover.doc_id) or "untitled"
-        return [], (f"No paper retrieved speaks of the whole question: the closest, \"{_short(title)}\", "
-                    f"holds {cover.share:.0%} of its key words weighted by rarity (threshold "
+        return [], (f"No paper retrieved speaks of the whole question: the one that holds most of its key words, "
+                    f"\"{_short(title)}\", holds {cover.share:.0%} of them weighted by rarity (threshold "
                     f"{options.min_coverage:.0%}) and never mentions {_listed(cover.missing)}; the model was not run.")
-    # Weak passages distract a small model; keep those above the threshold, and the top three
-    # whatever their score (a lexical match on a gene or drug name can score low densely).
-    return [h for i, h in enumerate(hits) if i < 3 or (h.dense_score or 0.0) >= options.min_score], None
+    # Weak passages distract a small model; keep those above the threshold, the top three whatever
+    # their score (a lexical match on a gene or drug name can score low densely), and every passage
+    # of a paper that has one above the threshold (its results are less like the question than its
+    # aims, and are what answers it).
+    close = {h.doc_id for h in hits if (h.dense_score or 0.0) >= options.min_score}
+    return [h for i, h in enumerate(hits) if i < 3 or h.doc_id in close], None
 
 
 def _short(title: str, most: int = 80) -> str:
@@ -76,8 +84,11 @@ def _short(title: str, most: int = 80) -> str:
 
 
 def _listed(words: tuple[str, ...], most: int = 4) -> str:
-    quoted = [f"'{w}'" for w in words[:most]]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    more = len(words) - most
+    quoted = [f"'{w}'" for w in words[:most]] + ([f"{more} more word{'s' if more > 1 else ''}"] if more > 0 else [])
+    if len(quoted) < 2:
+        return quoted[0] if quoted else "nothing"
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 @dataclass
