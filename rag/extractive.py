@@ -35,6 +35,10 @@ _CITES_OTHERS = re.compile(r"\[\d+(?:\s*[,\u2013\-]\s*\d+)*\]|\(\s*[A-Z][A-Za-z-
 # than one that only shares its topic: relevance gains this much times the IDF-weighted share of the
 # question's content words (stemmed) that the sentence holds, IDF taken over the candidate sentences.
 LEXICAL_WEIGHT = 0.2
+# A sentence's relevance loses this much per unit its paper's closest passage lies below the closest
+# passage of all: the paper that answers the question gives its results before another paper's
+# sentence on a neighbouring topic, and a broad question still hears from every paper close to it.
+PAPER_WEIGHT = 0.5
 _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)
 _HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|results?|discussion|conclusions?|"
                              r"findings|summary|objectives?|aims?)\s*[:.]?\s+(?=[A-Z])", re.IGNORECASE)
@@ -128,6 +132,17 @@ def question_word_share(query: str, sentences: list[str]) -> np.ndarray:
     return np.asarray([sum(idf[w] for w in h) / total for h in held], dtype=np.float32)
 
 
+def paper_distance(candidates: list[tuple[Evidence, str]]) -> np.ndarray:
+    """For each candidate, how far its paper's closest passage (cosine to the question) lies below
+    the closest passage of all; 0 for a paper whose passages came from the lexical search alone."""
+    best: dict[str, float] = {}
+    for e, _ in candidates:
+        if e.hit.dense_score is not None:
+            best[e.hit.doc_id] = max(best.get(e.hit.doc_id, -1.0), e.hit.dense_score)
+    top = max(best.values(), default=0.0)
+    return np.asarray([top - best.get(e.hit.doc_id, top) for e, _ in candidates], dtype=np.float32)
+
+
 def extract(embedder: Embedder, query: str, evidence: list[Evidence],
             max_findings: int = MAX_FINDINGS) -> list[tuple[Evidence, str, Support]]:
     """Up to `max_findings` (passage, sentence, support) triples, best first, no two alike."""
@@ -138,7 +153,7 @@ def extract(embedder: Embedder, query: str, evidence: list[Evidence],
     q = embedder.embed_query(dense_query(query))
     vectors = embedder.embed(texts)
     relevance = vectors @ q + np.asarray([_prior(e, sentence) for e, sentence in candidates], dtype=np.float32) \
-        + LEXICAL_WEIGHT * question_word_share(query, texts)
+        + LEXICAL_WEIGHT * question_word_share(query, texts) - PAPER_WEIGHT * paper_distance(candidates)
     chosen: list[int] = []
     remaining = [i for i in np.argsort(-relevance).tolist() if relevance[i] >= MIN_SIMILARITY]
     while remaining and len(chosen) < max_findings:

@@ -1,5 +1,6 @@
 """Summaries: packing, verification, citation handling, and the real offline model end to end."""
 import json
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -383,3 +384,23 @@ def test_a_reply_cut_off_by_its_budget_loses_its_unfinished_finding(pdf_library)
     # the same reply within its budget is whole: its last line is a finding like the others
     whole = summarize(pdf_library.store, pdf_library.embedder, lambda: ScriptedGenerator(reply), DVT)
     assert len(whole.findings) == 2 and whole.stopped is None
+
+
+def test_extractive_findings_come_first_from_the_paper_closest_to_the_question(embedder, pubmedqa, monkeypatch):
+    import rag.extractive as extractive
+    from rag.pack import Evidence
+
+    def passages(pmid, dense, doc):
+        r = pubmedqa[pmid]
+        texts = [f"{label}: {text}" for label, text in zip(r["LABELS"], r["CONTEXTS"])]
+        return [Evidence(0, replace(_hit(i + 1, t, doc), dense_score=dense - 0.1 * i), t) for i, t in enumerate(texts)]
+
+    question = pubmedqa["23228527"]["QUESTION"]  # "Does music influence stress in mechanically ventilated patients?"
+    # the ICU trial's own abstract, and a study of musical messages (its closest passage far less close)
+    own, other = passages("23228527", 0.79, "icu"), passages("25691513", 0.48, "music")
+    result = pubmedqa["23228527"]["CONTEXTS"][-1].split(".")[0]  # "Controlling for illness severity, ... in UFC ..."
+    picked = [(e.hit.doc_id, s) for e, s, _ in extractive.extract(embedder, question, own + other, max_findings=3)]
+    assert [doc for doc, _ in picked] == ["icu"] * 3 and any(s.startswith(result) for _, s in picked)
+    monkeypatch.setattr(extractive, "PAPER_WEIGHT", 0.0)  # without it, the other paper's sentences about music
+    picked = [(e.hit.doc_id, s) for e, s, _ in extractive.extract(embedder, question, own + other, max_findings=3)]
+    assert [doc for doc, _ in picked] == ["icu", "music", "icu"] and not any(s.startswith(result) for _, s in picked)
