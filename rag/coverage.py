@@ -17,15 +17,13 @@ import math
 import re
 from dataclasses import dataclass
 
-from .query import QUESTION_WORDS, STOPWORDS, dense_query, is_entity
+from .query import QUESTION_WORDS, STOPWORDS, _quote, dense_query, is_entity
 from .records import Hit
 from .store import CJK_RE, Index
 from .verify import _is_content
 
-# A word's passages are counted exactly in an index of up to this many passages; past that, in
-# _WINDOWS stretches of ids spread over the index, and scaled.
-_SAMPLE = 50_000
-_WINDOWS = 5
+# A word's passages are counted up to this many; a word past it is common, and weighs little.
+_COUNT_LIMIT = 50_000
 # Two adjacent key words name something ("heart failure") when at least this many passages hold them together.
 _TERM_PASSAGES = 3
 # Words a question uses to ask, not to name what it asks about (matched as written, not stemmed).
@@ -33,7 +31,7 @@ _ASKING = frozenset("""happen happens happened make makes made making help helps
 go goes going need needs needed really still always often usually ever actually matter matters differ differs
 different change changes changed affect affects affected influence influences better worse good bad best worth
 useful necessary true way ways kind kinds type types mean means""".split()) | QUESTION_WORDS
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[^\sA-Za-z0-9]")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|[^\w\s]")  # words in any script ("Sjögren's"), and marks
 
 
 @dataclass(frozen=True)
@@ -44,11 +42,16 @@ class Coverage:
     missing: tuple[str, ...] = ()  # the question's words it lacks, as the question spells them, rarest first
 
 
+def _bare(word: str) -> str:
+    """The word without a possessive ending ("Crohn's" -> "Crohn")."""
+    return re.sub(r"['’]s$", "", word)
+
+
 def _key_tokens(question: str) -> list[str | None]:
     """Each word and mark of the question: the word (lower case) if it is a key word, else None."""
     out: list[str | None] = []
     for raw in _WORD.findall(dense_query(question).replace("-", " ")):
-        tok = re.sub(r"['’]s$", "", raw).lower()  # "Crohn's" -> "crohn"
+        tok = _bare(raw).lower()
         if _is_content(tok):
             out.append(None if tok in _ASKING else tok)
         else:  # a name with digits (KCNJ11, E23K, MRTX1133) is a key word as it stands
@@ -59,7 +62,7 @@ def _key_tokens(question: str) -> list[str | None]:
 def key_words(question: str) -> dict[str, str]:
     """The question's key words, lower case -> as written (framing such as "what is the effect of",
     generic words such as "patients" or "study" and asking words such as "really" left out)."""
-    written = {re.sub(r"['’]s$", "", w).lower(): re.sub(r"['’]s$", "", w) for w in _WORD.findall(question)}
+    written = {_bare(w).lower(): _bare(w) for w in _WORD.findall(question)}
     return {w: written.get(w, w) for w in dict.fromkeys(t for t in _key_tokens(question) if t)}
 
 
@@ -69,58 +72,55 @@ def key_pairs(question: str) -> list[tuple[str, str]]:
     return [(a, b) for a, b in zip(toks, toks[1:]) if a and b and a != b]
 
 
-# British and American spellings of a word's parts: a word holding one is also looked up with the other.
-_SPELLINGS = (("haem", "hem"), ("aemi", "emi"), ("oesoph", "esoph"), ("oedem", "edem"), ("oestr", "estr"),
-              ("paed", "ped"), ("anaem", "anem"), ("aetiol", "etiol"), ("rrhoea", "rrhea"), ("foet", "fet"),
-              ("isation", "ization"))
+# British spellings -> American, and back: (pattern, replacement) pairs applied in turn.
+_NOUNS = "tumo|behavio|colo|favo|odo|labo|hono|vapo|humo"
+_TO_AMERICAN = ((rf"^({_NOUNS})ur", r"\1r"), ("^haem", "hem"), ("aemi(a|c)", r"emi\1"), ("^oesoph", "esoph"),
+                ("^oedem", "edem"), ("^oestr", "estr"), ("^(ortho|)paed", r"\1ped"), ("^anaesth", "anesth"),
+                ("^aetiol", "etiol"), ("rrhoea", "rrhea"), ("^foet", "fet"), ("^gynaec", "gynec"), ("^caesar", "cesar"),
+                ("^faec", "fec"), ("is(e|es|ed|ing|ation|ations)$", r"iz\1"), ("ys(e|es|ed|ing)$", r"yz\1"))
+_TO_BRITISH = ((rf"^({_NOUNS})r", r"\1ur"), ("^hem", "haem"), ("(?<=[a-z])emi(a|c)", r"aemi\1"), ("^esoph", "oesoph"),
+               ("^edem", "oedem"), ("^estr", "oestr"), ("^(ortho|)ped", r"\1paed"), ("^anesth", "anaesth"),
+               ("^etiol", "aetiol"), ("rrhea", "rrhoea"), ("^fet(?=al|us)", "foet"), ("^gynec", "gynaec"),
+               ("^cesar", "caesar"), ("^fec", "faec"), ("iz(e|es|ed|ing|ation|ations)$", r"is\1"),
+               ("yz(e|es|ed|ing)$", r"ys\1"))
+
+
+def _respell(word: str, rules: tuple[tuple[str, str], ...]) -> str:
+    for pattern, replacement in rules:
+        word = re.sub(pattern, replacement, word)
+    return word
 
 
 def _spellings(word: str) -> list[str]:
-    """The word and its other English spelling (tumour/tumor, haemorrhage/hemorrhage, oedema/edema)."""
-    ending = re.search(r"(?<=[a-z]{2})(our|or)(s?)$", word)
-    if ending:  # tumour(s) / tumor(s)
-        return [word, word[:ending.start()] + ("or" if ending[1] == "our" else "our") + ending[2]]
-    for british, american in _SPELLINGS:
-        if british in word:
-            return [word, word.replace(british, american, 1)]
-    for british, american in _SPELLINGS:
-        if american in word:
-            return [word, word.replace(american, british, 1)]
-    return [word]
+    """The word and its other English spelling (tumour/tumor, haemorrhage/hemorrhage, randomised/randomized)."""
+    other = _respell(word, _TO_AMERICAN)
+    if other == word:
+        other = _respell(word, _TO_BRITISH)
+    return [word] if other == word else [word, other]
 
 
 def _match(words: str) -> str:
     """An FTS5 expression for a word or a phrase, in either spelling."""
     parts = [_spellings(w) for w in words.split()]
     forms = dict.fromkeys([" ".join(p[0] for p in parts), " ".join(p[-1] for p in parts)])
-    return " OR ".join('"' + f.replace('"', '""') + '"' for f in forms)
+    return " OR ".join(_quote(f) for f in forms)
 
 
-def _passages_with(index: Index, words: str, total: int) -> float:
-    """How many of the index's `total` passages hold the word (or phrase)."""
-    first, last = index.db.execute("SELECT min(id), max(id) FROM chunks").fetchone()
-    if first is None:
-        return 0.0
-    probe = "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ?"
-    if last - first < _SAMPLE:
-        return float(index.db.execute(probe, (_match(words), first, last)).fetchone()[0])
-    step, width = (last - first) // _WINDOWS, _SAMPLE // _WINDOWS
-    found = sampled = 0
-    for lo in range(first, last, step)[:_WINDOWS]:
-        span = (lo, lo + width - 1)
-        found += index.db.execute(probe, (_match(words), *span)).fetchone()[0]
-        sampled += index.db.execute("SELECT count(*) FROM chunks WHERE id BETWEEN ? AND ?", span).fetchone()[0]
-    return found * total / max(sampled, 1)
+def _passages_with(index: Index, words: str) -> int:
+    """How many passages hold the word (or phrase), counted up to _COUNT_LIMIT."""
+    probe = "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+    return index.db.execute(probe, (_match(words), _COUNT_LIMIT)).fetchone()[0]
 
 
 def _anywhere(index: Index, words: str) -> bool:
     """Whether any passage of the index holds the word, or the words as a phrase."""
-    return index.db.execute("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (_match(words),)).fetchone() \
-        is not None
+    found = index.db.execute("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (_match(words),)).fetchone()
+    return found is not None
 
 
 def _in_paper(index: Index, words: str, doc_id: str, ids: tuple[int, int]) -> bool:
-    """Whether a passage of the paper (its text or its title and section line) holds the word or phrase."""
+    """Whether a passage of the paper (its text or its title and section line) holds the word or phrase
+    (`ids`, the paper's first and last passage id, only narrow the search)."""
     probe = ("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ? "
              "AND rowid IN (SELECT id FROM chunks WHERE doc_id=?) LIMIT 1")
     return index.db.execute(probe, (_match(words), *ids, doc_id)).fetchone() is not None
@@ -128,15 +128,23 @@ def _in_paper(index: Index, words: str, doc_id: str, ids: tuple[int, int]) -> bo
 
 def _acronyms(question: str) -> list[tuple[str, tuple[str, ...]]]:
     """Acronyms a run of three to five of the question's words would make ("very low birth weight":
-    "vlbw"), with the words; runs hold no stopword."""
-    words = [w for w in re.findall(r"[A-Za-z]+", question.replace("-", " "))]
+    "VLBW"), with the words; a run holds no stopword and no word shorter than two letters."""
+    words = re.findall(r"[^\W\d_]+", question.replace("-", " "))
     out = []
     for i in range(len(words)):
         for n in range(3, 6):
             run = words[i:i + n]
-            if len(run) == n and not any(w.lower() in STOPWORDS for w in run):
-                out.append(("".join(w[0] for w in run).lower(), tuple(w.lower() for w in run)))
+            if len(run) == n and not any(w.lower() in STOPWORDS or len(w) < 2 for w in run):
+                out.append(("".join(w[0] for w in run).upper(), tuple(w.lower() for w in run)))
     return out
+
+
+def _uses_acronym(index: Index, acronym: str, doc_id: str, ids: tuple[int, int]) -> bool:
+    """Whether the paper writes the acronym in capitals ("VLBW", not the word "arm")."""
+    probe = ("SELECT coalesce(c.context, '') || ' ' || c.text FROM chunks_fts f CROSS JOIN chunks c ON c.id=f.rowid "
+             "WHERE chunks_fts MATCH ? AND f.rowid BETWEEN ? AND ? AND c.doc_id=? LIMIT 20")
+    pattern = re.compile(rf"\b{re.escape(acronym)}s?\b")
+    return any(pattern.search(text) for text, in index.db.execute(probe, (_quote(acronym.lower()), *ids, doc_id)))
 
 
 def unindexed_names(index: Index, question: str) -> tuple[str, ...]:
@@ -161,11 +169,11 @@ def question_coverage(index: Index, question: str, hits: list[Hit]) -> Coverage:
     if not words or CJK_RE.search(question) or not hits:
         return Coverage(1.0, hits[0].doc_id if hits else None)
     total = index.count_chunks()
-    weight = {w: max(math.log((total + 1) / (_passages_with(index, w, total) + 0.5)), 0.0) for w in words}
+    weight = {w: max(math.log((total + 1) / (_passages_with(index, w) + 0.5)), 0.0) for w in words}
     whole = sum(weight.values())
     if whole <= 0:
         return Coverage(1.0, hits[0].doc_id)
-    pairs = [(a, b) for a, b in key_pairs(question) if _passages_with(index, f"{a} {b}", total) >= _TERM_PASSAGES]
+    pairs = [(a, b) for a, b in key_pairs(question) if _passages_with(index, f"{a} {b}") >= _TERM_PASSAGES]
     acronyms = _acronyms(question)
     best = Coverage(-1.0)
     for doc_id in dict.fromkeys(h.doc_id for h in hits):
@@ -174,7 +182,7 @@ def question_coverage(index: Index, question: str, hits: list[Hit]) -> Coverage:
             continue
         held = {w for w in words if _in_paper(index, w, doc_id, ids)}
         for acronym, run in acronyms:
-            if not set(run) <= held and _in_paper(index, acronym, doc_id, ids):
+            if not set(run) <= held and _uses_acronym(index, acronym, doc_id, ids):
                 held |= set(run)
         lacks = {w: words[w] for w in words if w not in held}
         for a, b in pairs:
