@@ -36,8 +36,8 @@ def small_library(tmp_path_factory, embedder):
     (folder / "rehab.txt").write_text(
         "Exercise rehabilitation in chronic heart failure\n\n"
         "Patients with chronic heart failure who completed twelve weeks of exercise rehabilitation walked 40 m "
-        "further in six minutes than those in the usual-care arm and reported a better quality of life. Heart failure admissions fell, and heart "
-        "failure symptoms eased.")
+        "further in six minutes than those in the usual-care arm and reported a better quality of life. "
+        "Heart failure admissions fell, and heart failure symptoms eased.")
     for i, finding in enumerate(("Nurse-led clinics cut heart failure readmissions by a third.",
                                  "Loop diuretics eased congestion in acute heart failure.")):
         (folder / f"heart{i}.txt").write_text(f"Heart failure care {i}\n\n{finding}")
@@ -85,7 +85,8 @@ def test_a_question_whose_own_study_is_not_indexed_is_not_answered(tmp_path, emb
     # the passages are close enough (other screening and adherence studies): the similarity gate lets them through
     assert lib.summarize(question, model="extractive", min_coverage=0).status == "ok"
     assert summary.status == "insufficient_evidence" and not summary.findings
-    assert "never mentions " in summary.reason and "'Papanicolaou'" in summary.reason and "the model was not run" in summary.reason
+    assert "never mentions " in summary.reason and "'Papanicolaou'" in summary.reason
+    assert "the model was not run" in summary.reason
     result = CliRunner().invoke(app, ["summarize", "--index", str(lib.path), "--query", question,
                                       "--model", "extractive", "--json"])
     assert result.exit_code == 0, result.output
