@@ -404,3 +404,17 @@ def test_extractive_findings_come_first_from_the_paper_closest_to_the_question(e
     monkeypatch.setattr(extractive, "PAPER_WEIGHT", 0.0)  # without it, the other paper's sentences about music
     picked = [(e.hit.doc_id, s) for e, s, _ in extractive.extract(embedder, question, own + other, max_findings=3)]
     assert [doc for doc, _ in picked] == ["icu", "music", "icu"] and not any(s.startswith(result) for _, s in picked)
+
+
+def test_every_passage_of_a_paper_close_to_the_question_is_evidence(monkeypatch):
+    import rag.summarize as summarize_module
+    from rag.coverage import Coverage
+    from rag.summarize import retrieve_for_summary
+
+    scores = [("trial", 0.79), ("other", 0.48), ("third", 0.41), ("fourth", 0.38), ("trial", 0.37), ("fourth", 0.30)]
+    hits = [replace(_hit(i + 1, f"Passage {i + 1}.", doc), dense_score=s) for i, (doc, s) in enumerate(scores)]
+    monkeypatch.setattr(summarize_module, "search", lambda *args, **kwargs: hits)
+    monkeypatch.setattr(summarize_module, "question_coverage", lambda *args: Coverage(1.0, "trial"))
+    kept, reason = retrieve_for_summary(None, None, "Does music influence stress in ventilated patients?")
+    # the first three, and the trial's Results passage (0.37) since its paper has one above 0.42; not the fourth paper
+    assert reason is None and [h.rank for h in kept] == [1, 2, 3, 5]
