@@ -17,7 +17,7 @@ from .records import Hit
 from .rerank import Reranker
 from .retrieve import Filters, search
 from .store import Index
-from .summary import Citation, Finding, Reference, Summary
+from .summary import Citation, Finding, Reference, Summary, _clip
 from .verify import INFERRED, NOT_A_FINDING, Verifier, is_meta_statement, not_a_finding
 
 MAX_FINDINGS = 7
@@ -69,7 +69,7 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
     if cover and cover.share < options.min_coverage:
         title = next(h.title for h in hits if h.doc_id == cover.doc_id) or "untitled"
         return [], (f"No paper retrieved speaks of the whole question: the one that holds most of its key words, "
-                    f"\"{_short(title)}\", holds {cover.share:.0%} of them weighted by rarity (threshold "
+                    f"\"{_clip(title, 80)}\", holds {cover.share:.0%} of them weighted by rarity (threshold "
                     f"{options.min_coverage:.0%}) and never mentions {_listed(cover.missing)}; the model was not run.")
     # Weak passages distract a small model; keep those above the threshold, the top three whatever
     # their score (a lexical match on a gene or drug name can score low densely), and every passage
@@ -77,10 +77,6 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
     # aims, and are what answers it).
     close = {h.doc_id for h in hits if (h.dense_score or 0.0) >= options.min_score}
     return [h for i, h in enumerate(hits) if i < 3 or h.doc_id in close], None
-
-
-def _short(title: str, most: int = 80) -> str:
-    return title if len(title) <= most else title[:most].rsplit(" ", 1)[0] + " …"
 
 
 def _listed(words: tuple[str, ...], most: int = 4) -> str:
