@@ -418,3 +418,15 @@ def test_every_passage_of_a_paper_close_to_the_question_is_evidence(monkeypatch)
     kept, reason = retrieve_for_summary(None, None, "Does music influence stress in ventilated patients?")
     # the first three, and the trial's Results passage (0.37) since its paper has one above 0.42; not the fourth paper
     assert reason is None and [h.rank for h in kept] == [1, 2, 3, 5]
+
+
+def test_extractive_findings_prefer_a_result_to_a_restatement_of_the_topic(pdf_library, monkeypatch):
+    import rag.extractive as extractive
+
+    question = ("What rates of bleeding and heparin-induced thrombocytopenia are seen with low molecular weight "
+                "heparin thromboprophylaxis in injured patients?")
+    result = "In this review we calculated the risk of bleeding and HIT to be 3.9% and 0.7% respectively."
+    s = pdf_library.summarize(question, model="extractive")
+    assert result in [f.text for f in s.findings]
+    monkeypatch.setattr(extractive, "TYPICAL_WEIGHT", 0.0)  # without it, a sentence on the general risk of bleeding
+    assert result not in [f.text for f in pdf_library.summarize(question, model="extractive").findings]
