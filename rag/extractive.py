@@ -42,8 +42,9 @@ PAPER_WEIGHT = 0.5
 # A sentence close to what all the candidate sentences say together restates the topic that brought
 # them ("DVT prophylaxis is essential to the management of trauma patients") rather than answering;
 # relevance loses this much times how much closer than the average candidate it lies to their
-# centroid (bench/eval_fulltext.py: key sentence among the findings 0.644 -> 0.697; PubMedQA ROUGE-L
-# unchanged; the broad questions cite as many papers).
+# centroid (and a sentence further than the average gains as much, though only a sentence that
+# passes MIN_SIMILARITY without it is chosen). bench/eval_fulltext.py: key sentence among the
+# findings 0.644 -> 0.697; PubMedQA ROUGE-L unchanged; the broad questions cite as many papers.
 TYPICAL_WEIGHT = 0.3
 _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)
 _HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|results?|discussion|conclusions?|"
@@ -168,10 +169,11 @@ def extract(embedder: Embedder, query: str, evidence: list[Evidence],
     q = embedder.embed_query(dense_query(query))
     vectors = embedder.embed(texts)
     relevance = vectors @ q + np.asarray([_prior(e, sentence) for e, sentence in candidates], dtype=np.float32) \
-        + LEXICAL_WEIGHT * question_word_share(query, texts) - PAPER_WEIGHT * paper_distance(candidates) \
-        - TYPICAL_WEIGHT * typicality(vectors)
+        + LEXICAL_WEIGHT * question_word_share(query, texts) - PAPER_WEIGHT * paper_distance(candidates)
+    close_enough = relevance >= MIN_SIMILARITY  # typicality orders the sentences; it lifts none past the cut
+    relevance = relevance - TYPICAL_WEIGHT * typicality(vectors)
     chosen: list[int] = []
-    remaining = [i for i in np.argsort(-relevance).tolist() if relevance[i] >= MIN_SIMILARITY]
+    remaining = [i for i in np.argsort(-relevance).tolist() if close_enough[i]]
     while remaining and len(chosen) < max_findings:
         def gain(i: int) -> float:
             redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
