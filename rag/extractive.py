@@ -49,6 +49,17 @@ TYPICAL_WEIGHT = 0.3
 _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)
 _HEADING_PREFIX = re.compile(r"^(?:abstract|background|introduction|methods?|results?|discussion|conclusions?|"
                              r"findings|summary|objectives?|aims?)\s*[:.]?\s+(?=[A-Z])", re.IGNORECASE)
+# A structured abstract's label of several words, in capitals, before the sentence it labels ("PATIENTS AND
+# METHODS: Forty-four patients ...", "MAIN OUTCOME MEASURE: ..."): words of a label only, so a gene named
+# before a colon ("GSDMC: In hypoxia ...") stays.
+_LABEL_WORDS = ("AND|OR|OF|THE|MAIN|BACKGROUNDS?|AIMS?|OBJECTIVES?|OBJECT|PURPOSE|CONTEXT|INTRODUCTION|DESIGN|"
+                "SETTINGS?|PARTICIPANTS|PATIENTS|SUBJECTS|POPULATION|SAMPLE|MATERIALS?|METHODS?|METHODOLOGY|"
+                "INTERVENTIONS?|EXPOSURES?|MEASUREMENTS?|MEASURES?|MEASURED|OUTCOMES?|END|POINTS?|RESULTS?|FINDINGS|"
+                "OBSERVATIONS|CASES?|REPORTS?|PRESENTATION|CONCLUSIONS?|INTERPRETATION|DISCUSSION|STUDY|SUMMARY|"
+                "HYPOTHESIS|RATIONALE|LIMITATIONS|IMPLICATIONS|SIGNIFICANCE|RELEVANCE|CLINICAL|KEY|PRINCIPAL|PRIMARY|"
+                "SECONDARY|EVIDENCE|DATA|SOURCES?|SELECTION|EXTRACTION|SYNTHESIS|ANALYSIS|TYPE|PROCEDURES?|TRIAL|"
+                "REGISTRATION|UNLABELLED")
+_LABEL_PREFIX = re.compile(rf"^(?:(?:{_LABEL_WORDS})(?:[ ,&/]+(?=[A-Z])|(?=:)))+:\s+(?=\S)")
 _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviations|copyright|©|doi|http|"
                             r"funding|acknowledg|received|accepted)", re.IGNORECASE)
 # A paper's back matter, which the PDF text runs into its last section: author details and
@@ -85,9 +96,10 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
             continue
         for start, end in sentence_spans(e.text):
             sentence = e.text[start:end].strip()
-            heading = _HEADING_PREFIX.match(sentence)
-            if heading:
-                sentence = sentence[heading.end():]
+            for prefix in (_HEADING_PREFIX, _LABEL_PREFIX):  # "BACKGROUND AND PURPOSE: ..." is both
+                heading = prefix.match(sentence)
+                if heading:
+                    sentence = sentence[heading.end():]
             words = sentence.split()
             if _front_matter(sentence, e.hit.title):
                 continue

@@ -433,3 +433,19 @@ def test_extractive_findings_prefer_a_result_to_a_restatement_of_the_topic(pdf_l
                 "heparin thromboprophylaxis in injured patients?")
     result = "In this review we calculated the risk of bleeding and HIT to be 3.9% and 0.7% respectively."
     assert result in [f.text for f in pdf_library.summarize(question, model="extractive").findings]
+
+
+def test_extractive_findings_leave_out_a_structured_abstracts_labels():
+    from rag.extractive import sentence_candidates
+    from rag.pack import Evidence
+
+    text = ("Background AND PURPOSE: In prevention trials, statins have lowered the rate of stroke in older adults. "
+            "PATIENTS AND METHODS: Forty-four patients with carotid stenosis were followed for two years. "
+            "MAIN OUTCOME MEASURE: Stroke or death within two years of the first visit to the clinic. "
+            "GSDMC: In hypoxia, STAT3 and PD-L1 migrated to the nucleus, enhancing GSDMC expression.")
+    sentences = [s for _, s in sentence_candidates([Evidence(0, _hit(1, text), text)])]
+    assert sentences[:3] == ["In prevention trials, statins have lowered the rate of stroke in older adults.",
+                             "Forty-four patients with carotid stenosis were followed for two years.",
+                             "Stroke or death within two years of the first visit to the clinic."]
+    assert sentences[3].startswith("GSDMC: In hypoxia")  # a gene named before a colon is no label
+    assert all(s in text for s in sentences)  # still the passage's own words, verbatim
