@@ -448,4 +448,6 @@ def test_extractive_findings_leave_out_a_structured_abstracts_labels():
                              "Forty-four patients with carotid stenosis were followed for two years.",
                              "Stroke or death within two years of the first visit to the clinic."]
     assert sentences[3].startswith("GSDMC: In hypoxia")  # a gene named before a colon is no label
+    from rag.extractive import _LABEL_PREFIX
+    assert not _LABEL_PREFIX.match("OR: 1.5 (95% CI 1.1-2.0) for stroke")  # nor an odds ratio
     assert all(s in text for s in sentences)  # still the passage's own words, verbatim
