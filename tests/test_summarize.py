@@ -436,7 +436,7 @@ def test_extractive_findings_prefer_a_result_to_a_restatement_of_the_topic(pdf_l
 
 
 def test_extractive_findings_leave_out_a_structured_abstracts_labels():
-    from rag.extractive import sentence_candidates
+    from rag.extractive import _LABEL_PREFIX, sentence_candidates
     from rag.pack import Evidence
 
     text = ("Background AND PURPOSE: In prevention trials, statins have lowered the rate of stroke in older adults. "
@@ -448,6 +448,5 @@ def test_extractive_findings_leave_out_a_structured_abstracts_labels():
                              "Forty-four patients with carotid stenosis were followed for two years.",
                              "Stroke or death within two years of the first visit to the clinic."]
     assert sentences[3].startswith("GSDMC: In hypoxia")  # a gene named before a colon is no label
-    from rag.extractive import _LABEL_PREFIX
     assert not _LABEL_PREFIX.match("OR: 1.5 (95% CI 1.1-2.0) for stroke")  # nor an odds ratio
     assert all(s in text for s in sentences)  # still the passage's own words, verbatim
