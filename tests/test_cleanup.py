@@ -26,6 +26,28 @@ def test_running_headers_and_page_numbers_are_removed():
     assert all(not p.strip().endswith(str(i)) for i, p in enumerate(cleaned, 1))
 
 
+def test_running_heads_of_facing_pages_and_mid_page_footers_are_removed():
+    groups = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+    bodies = [f"Heparin was given to the {g} group." for g in groups]
+    pages = []
+    for i, (g, b) in enumerate(zip(groups, bodies), 1):
+        head = "Cancers 2022, 14, 4849 %d of 19" % i if i % 2 else "OPEN ACCESS Report"  # facing pages differ
+        foot = "Li et al., Science 376, eabi9591 (2022) 15 April 2022 %d of 13" % i
+        # the footer stands at the page's end on three pages, beside a figure mid-page on the rest
+        rest = [f"In the {g} group {w} were counted." for w in ("bleeds", "filters", "pumps", "stockings")]
+        lines = [head, b, foot] + rest if i > 3 else [head, b] + rest + [foot]
+        pages.append("\n".join(lines))
+    pages[4] = pages[4].replace("In the fifth group pumps", "Cancers 2022, 14, x FOR PEER REVIEW 8 of 19\nIn the fifth group pumps")
+    cleaned = strip_running_lines(pages)
+    assert all(b in p for b, p in zip(bodies, cleaned))
+    for p in cleaned:
+        assert "Cancers" not in p and "OPEN ACCESS" not in p and "Science 376" not in p
+        assert "pumps were counted." in p
+    # A sentence of the body that shares a running head's words is not a running head.
+    pages[0] = pages[0].replace("bleeds were counted.", "bleeds were counted.\nReport open access to data.")
+    assert "Report open access to data." in strip_running_lines(pages)[0]
+
+
 def test_reference_list_is_cut_and_kept():
     body = ["Introduction\nHeparin is used widely.\n" * 20, "Results\nBleeding occurred in 3%.\n" * 20,
             "Discussion\nWe found bleeding.\nReferences\n1. Geerts WH, Code KI: A study. N Engl J Med 1994.\n"

@@ -43,21 +43,35 @@ def join_hyphenated(text: str) -> str:
 
 
 def _line_key(line: str) -> str:
-    # Page numbers and dates change from page to page; the rest of a running head does not.
-    return re.sub(r"\d+", "#", line.strip().lower())
+    """What stays the same in a running head from page to page: its words, in any order. Page numbers,
+    dates and volumes change ("www.clinsci.org 307 © 2014" on one page, "www.clinsci.org © 2014" on
+    another), and some journals swap the words on facing pages ("OPEN ACCESS Report", "Report OPEN
+    ACCESS")."""
+    words = {w for w in re.findall(r"[a-z]+", line.lower()) if len(w) > 1}  # "e3", "e1–e7": no word
+    return " ".join(sorted(words))
+
+
+# A review copy's running head, which journals leave on figures pasted into the final paper
+# ("Cancers 2022, 14, x FOR PEER REVIEW 8 of 19"), mid-page where no edge rule sees it.
+_REVIEW_HEAD = re.compile(r"^.{0,60}\bx\s+FOR\s+PEER\s+REVIEW\b.{0,20}$")
 
 
 def strip_running_lines(pages: list[str], depth: int = 3) -> list[str]:
-    """Remove header and footer lines that repeat across pages, and bare page numbers."""
+    """Remove header and footer lines that repeat across pages, and bare page numbers.
+
+    A line is a running head when its words open or close (within `depth` lines) at least a third
+    of the pages: facing pages often carry different heads (the authors on one, a short title on
+    the other), so each is on half the pages or fewer. Once known, a running head of two words or
+    more goes wherever it stands on a page: PDF text puts a footer beside a figure mid-page as
+    often as at its end."""
     if len(pages) < 3:
         return [_drop_page_numbers(p) for p in pages]
     counts: Counter[str] = Counter()
     for text in pages:
         lines = [ln for ln in text.splitlines() if ln.strip()]
-        edge = set(_line_key(ln) for ln in lines[:depth] + lines[-depth:])
-        counts.update(edge)
-    threshold = max(3, len(pages) // 2)
-    running = {k for k, n in counts.items() if n >= threshold and len(k) < 200}
+        counts.update(set(_line_key(ln) for ln in lines[:depth] + lines[-depth:]))
+    threshold = max(3, len(pages) // 3)
+    running = {k for k, n in counts.items() if k and n >= threshold and len(k) < 200}
     cleaned = []
     for text in pages:
         lines = text.splitlines()
@@ -65,7 +79,8 @@ def strip_running_lines(pages: list[str], depth: int = 3) -> list[str]:
         nonblank = [i for i, ln in enumerate(lines) if ln.strip()]
         edges = set(nonblank[:depth] + nonblank[-depth:])
         for i, ln in enumerate(lines):
-            if i in edges and _line_key(ln) in running:
+            key = _line_key(ln)
+            if key in running and (i in edges or " " in key) or _REVIEW_HEAD.match(ln.strip()):
                 continue
             keep.append(ln)
         cleaned.append(_drop_page_numbers("\n".join(keep)))
