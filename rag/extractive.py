@@ -62,6 +62,22 @@ _LABEL_WORDS = ("AND|OF|THE|MAIN|BACKGROUNDS?|AIMS?|OBJECTIVES?|OBJECT|PURPOSE|C
 _LABEL_PREFIX = re.compile(rf"^(?:(?:{_LABEL_WORDS})(?:[ ,&/]+(?=[A-Z])|(?=:)))+:\s+(?=\S)")
 _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviations|copyright|©|doi|http|"
                             r"funding|acknowledg|received|accepted)", re.IGNORECASE)
+# A figure's legend: a panel's ("(A) Representative images of ...", "(c) Detail of two adjacent
+# subunits") or its significance key ("*P < 0.05; **P < 0.01; Friedman test ...").
+_LEGEND = re.compile(r"^(?:\([A-Ha-h]\)\s+[A-Z]|\*+\s*P\s*[<>=≤≥])")
+# The labels of a figure or the cells of a table, which PDF text runs into the page as if they were a
+# sentence ("Referred cases (36%) Self-Referrals (64%) OPD II HOME OTHERS Referrals SHORT STAY ...",
+# "No CD8 KIR CD8 KIR+CD8 Tetramer+ cells per 1 106 CD4+ T"): a run of FIGURE_RUN words or more, none
+# of them lower-case prose (numbers neither count nor break the run), in a sentence where fewer than
+# FIGURE_FUNCTION of the words are function words. Of the 4,250 sentences in the evidence of the 45
+# full-text and 200 PubMedQA questions, it takes 15, none a finding: figure and table text, reference
+# lists, a title page, headings run into a sentence, labelled lines of methods. A result full of
+# measures ("Hazard Ratio (HR) 1.9 (Confidence Interval (CI) 1.237, 2.987)") keeps its function words.
+FIGURE_RUN = 6
+FIGURE_FUNCTION = 0.12
+_FUNCTION_WORDS = frozenset("the a an of in on to and or for with by from at as is are was were be been that this "
+                            "these those which who it its their than not no we our".split())
+_PROSE_WORD = re.compile(r"[a-z][a-z'\-\u2013]*")
 # A paper's back matter, which the PDF text runs into its last section: author details and
 # affiliations, who did what, competing interests, approvals ("Author details Department of Surgery,
 # University of Calgary", "SMH - Data analysis, manuscript writing & editing").
@@ -106,6 +122,7 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
             if _BACK_MATTER.search(sentence):
                 continue
             if 8 <= len(words) <= 80 and not _NOT_A_FINDING.match(sentence) \
+                    and not _LEGEND.match(sentence) and not figure_text(sentence) \
                     and not _SEARCH_AND_SELECTION.search(sentence) \
                     and not _CONTACT.search(sentence) \
                     and not is_meta_statement(sentence) and not is_aim(sentence) \
@@ -117,6 +134,20 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
     # bench/data/extractive_procedure_choice.jsonl).
     results = [(e, sentence) for e, sentence in out if not is_procedure(sentence)]
     return results or out
+
+
+def figure_text(sentence: str) -> bool:
+    """Whether `sentence` is a figure's labels or a table's cells run into the text (see FIGURE_RUN)."""
+    words = re.findall(r"[A-Za-z]+", sentence)
+    if sum(w.lower() in _FUNCTION_WORDS for w in words) >= FIGURE_FUNCTION * max(1, len(words)):
+        return False
+    run = longest = 0
+    for token in sentence.split():
+        token = token.strip("()[],.;:'\"")
+        if re.search(r"[A-Za-z]", token):
+            run = 0 if _PROSE_WORD.fullmatch(token) else run + 1
+            longest = max(longest, run)
+    return longest >= FIGURE_RUN
 
 
 def _front_matter(sentence: str, title: str) -> bool:

@@ -450,3 +450,25 @@ def test_extractive_findings_leave_out_a_structured_abstracts_labels():
     assert sentences[3].startswith("GSDMC: In hypoxia")  # a gene named before a colon is no label
     assert not _LABEL_PREFIX.match("OR: 1.5 (95% CI 1.1-2.0) for stroke")  # nor an odds ratio
     assert all(s in text for s in sentences)  # still the passage's own words, verbatim
+
+
+def test_extractive_findings_leave_out_figure_text_and_legends():
+    from rag.extractive import figure_text, sentence_candidates
+    from rag.pack import Evidence
+
+    # Sentences as the shared PDFs' text runs them together (Agyeman-Duah 2014, Li 2022, Bawaneh 2022).
+    residue = ["This challenge emanated Referred cases (36%) Self-Referrals (64%) OPD II HOME OTHERS Referrals "
+               "SHORT STAY HOME HOME OTHERS (Internal) Referrals WARDS Male / female Figure 1 Patient flow.",
+               "No CD8 KIR CD8 KIR+CD8 Tetramer+ cells per 1 106 CD4+ T +250 µg/ml Deamidated Gluten Unstim.",
+               "(A) Representative images of In Vivo Imaging System (IVIS) of mice after each dose of doxorubicin.",
+               "*P < 0.05; **P < 0.01; Friedman test followed by multiple comparisons test."]
+    result = "In this survey, 64% of the 95 respondents indicated that they are self-referrals to the department."
+    text = " ".join(residue[:2] + [result] + residue[2:])
+    assert [s for _, s in sentence_candidates([Evidence(0, _hit(1, text), text)])] == [result]
+    # Results dense with measures are prose all the same.
+    for kept in ("Malay ethnicity had delayed TPT compared to the Chinese; Hazard Ratio (HR) 1.9 (Confidence "
+                 "Interval (CI) 1.237, 2.987).",
+                 "Both had long current episode duration (4.8 [SD = 2.4], 3.2 [SD = 2.3]years) and low lifetime "
+                 "use of any mood stabilizer (23.6%, 30.4%).",
+                 "Contrast-enhanced renal ultrasound strongly suggested bilateral renal infarction."):
+        assert not figure_text(kept)
