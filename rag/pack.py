@@ -32,15 +32,22 @@ class Evidence:
                 "truncated": self.truncated, "text": self.text}
 
 
-def _norm(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
+class Distinct:
+    """The passages kept so far, to tell a new one that repeats one of them nearly word for word: one
+    inside the other, or more than 80% of their words shared."""
 
+    def __init__(self):
+        self._kept: list[tuple[str, set[str]]] = []
 
-def _near_duplicate(a: str, b: str) -> bool:
-    if a in b or b in a:
-        return True
-    wa, wb = set(a.split()), set(b.split())
-    return len(wa & wb) / max(1, len(wa | wb)) > 0.8
+    def repeats(self, text: str) -> bool:
+        norm = " ".join(re.findall(r"\w+", text.lower()))
+        words = set(norm.split())
+        return any(norm in other or other in norm or len(words & other_words) > 0.8 * len(words | other_words)
+                   for other, other_words in self._kept)
+
+    def keep(self, text: str) -> None:
+        norm = " ".join(re.findall(r"\w+", text.lower()))
+        self._kept.append((norm, set(norm.split())))
 
 
 def render_passage(number: int, hit: Hit, text: str) -> str:
@@ -68,11 +75,10 @@ def cut_to_budget(text: str, budget: int, count: Callable[[str], int]) -> str:
 def pack(hits: list[Hit], count_tokens: Callable[[str], int], budget: int, min_tokens: int = 40) -> list[Evidence]:
     """Number the hits in rank order until `budget` tokens are used; drop near-duplicates."""
     evidence: list[Evidence] = []
-    seen: list[str] = []
+    seen = Distinct()
     used = 0
     for hit in hits:
-        norm = _norm(hit.text)
-        if any(_near_duplicate(norm, s) for s in seen):
+        if seen.repeats(hit.text):
             continue
         number = len(evidence) + 1
         overhead = count_tokens(render_passage(number, hit, ""))
@@ -83,7 +89,7 @@ def pack(hits: list[Hit], count_tokens: Callable[[str], int], budget: int, min_t
         if count_tokens(text) < min_tokens and text != hit.text:
             continue
         evidence.append(Evidence(number, hit, text))
-        seen.append(norm)
+        seen.keep(hit.text)
         used += overhead + count_tokens(text)
     return evidence
 

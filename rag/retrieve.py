@@ -10,6 +10,7 @@ import numpy as np
 from .embed import Embedder
 from .errors import InvalidQuery
 from .ingest.cleanup import BACK_MATTER_SECTIONS
+from .pack import Distinct
 from .query import cjk_query, dense_query, latin_terms
 from .records import Hit
 from .rerank import Reranker
@@ -259,12 +260,36 @@ def _fuse(ranked: list[list[int]]) -> dict[int, float]:
     return scores
 
 
+class _Repeats:
+    """Whether a passage repeats one already chosen, nearly word for word: a PDF that prints a page
+    twice (a review copy's figure page beside the final one), a caption repeated under two figures,
+    the same abstract indexed from two files. The first, better ranked, stands for both."""
+
+    def __init__(self, rows: dict):
+        self.rows, self.chosen = rows, Distinct()
+
+    def __call__(self, i: int) -> bool:
+        text = self.rows[i]["text"]
+        if self.chosen.repeats(text):
+            return True
+        self.chosen.keep(text)
+        return False
+
+
 def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_of: dict, k: int,
                max_per_doc: int | None, mmr: float | None) -> list[int]:
-    """Spread passages over papers; with `mmr`, trade relevance against novelty (lambda = relevance weight)."""
+    """Spread passages over papers; with `mmr`, trade relevance against novelty (lambda = relevance weight).
+    A passage that repeats a chosen one is passed over."""
+    repeats = _Repeats(rows)
     if max_per_doc is None and mmr is None:
         bearing, aside = _split_by_bearing(order, rows, cosine)
-        return (_decay_by_paper(bearing, rows, score_of, k) + aside)[:k]
+        chosen = _decay_by_paper(bearing, rows, score_of, k, repeats)
+        for i in aside:
+            if len(chosen) >= k:
+                break
+            if not repeats(i):
+                chosen.append(i)
+        return chosen
     per_doc: dict[str, int] = {}
     chosen: list[int] = []
     remaining = list(order)
@@ -278,7 +303,7 @@ def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_
             pick = max(remaining[:100], key=gain)
         remaining.remove(pick)
         doc = rows[pick]["doc_id"]
-        if max_per_doc and per_doc.get(doc, 0) >= max_per_doc:
+        if max_per_doc and per_doc.get(doc, 0) >= max_per_doc or repeats(pick):
             continue
         per_doc[doc] = per_doc.get(doc, 0) + 1
         chosen.append(pick)
@@ -301,7 +326,7 @@ def _split_by_bearing(order: list[int], rows: dict, cosine: dict) -> tuple[list[
     return bearing, [i for i in order if closest.get(rows[i]["doc_id"], top) < floor]
 
 
-def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int) -> list[int]:
+def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int, repeats: _Repeats) -> list[int]:
     """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY."""
     remaining = {i: score_of.get(i, 0.0) for i in order}
     position = {i: n for n, i in enumerate(order)}
@@ -311,6 +336,8 @@ def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int) -> lis
         pick = max(remaining, key=lambda i: (remaining[i] * SAME_PAPER_DECAY ** per_doc.get(rows[i]["doc_id"], 0),
                                              -position[i]))
         del remaining[pick]
+        if repeats(pick):
+            continue
         doc = rows[pick]["doc_id"]
         per_doc[doc] = per_doc.get(doc, 0) + 1
         chosen.append(pick)

@@ -85,6 +85,26 @@ def test_cjk_text_is_found_lexically(tmp_path):
     assert hits and hits[0].source.endswith("heparin.txt")
 
 
+def test_a_passage_repeated_nearly_word_for_word_is_given_once(tmp_path):
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    trial = ("Low molecular weight heparin and bleeding\n\nIn 412 trauma patients given low molecular weight "
+             "heparin for thromboprophylaxis, major bleeding occurred in 3.9% and heparin-induced "
+             "thrombocytopenia in 0.7%; bleeding was commonest in the first week of treatment.")
+    (folder / "final.txt").write_text(trial)
+    (folder / "review-copy.txt").write_text(trial.replace("commonest", "most common"))  # the same page twice
+    (folder / "other.txt").write_text("Compression devices and bleeding\n\nIntermittent pneumatic compression "
+                                      "caused no bleeding in trauma patients but skin breakdown in 2% of them.")
+    lib = Library(tmp_path / "idx")
+    lib.index(folder, progress=False)
+    for mode in ("dense", "lexical", "hybrid"):
+        for options in ({}, {"max_per_doc": 0}, {"mmr": 0.7}):
+            hits = lib.search("bleeding with heparin thromboprophylaxis in trauma", k=3, mode=mode, **options)
+            sources = [h.source.rsplit("/", 1)[-1] for h in hits]
+            assert len([s for s in sources if s in ("final.txt", "review-copy.txt")]) == 1, (mode, options, sources)
+            assert "other.txt" in sources
+
+
 @pytest.mark.parametrize("index_type", ["flat", "hnsw"])
 def test_faiss_top_k_matches_numpy(index_type):
     rng = np.random.default_rng(7)
