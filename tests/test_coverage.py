@@ -106,6 +106,11 @@ def test_a_name_no_indexed_paper_holds_is_said(pdf_library):
     assert "No indexed paper names &#x27;pembrolizumab&#x27;" in summary._repr_html_()
     assert summary.to_dict()["unmatched"] == ["pembrolizumab"]
     assert unindexed_names(pdf_library.store, "Is the KCNJ11 E23K variant linked to type 2 diabetes?") == ("E23K",)
+    # drug classes by their endings and a cephalosporin by its "cef-" (meropenem is in the A. baumannii paper)
+    assert unindexed_names(pdf_library.store, "Is rivaroxaban or dabigatran safer than heparin after trauma?") == (
+        "rivaroxaban", "dabigatran")
+    assert unindexed_names(pdf_library.store, "Does cefiderocol or meropenem kill carbapenem-resistant "
+                                              "Acinetobacter baumannii?") == ("cefiderocol", "carbapenem")
     assert pdf_library.summarize("What complications follow DVT prophylaxis in trauma patients?",
                                  model="extractive").unmatched == ()
 
