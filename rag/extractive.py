@@ -61,23 +61,25 @@ _LABEL_WORDS = ("AND|OF|THE|MAIN|BACKGROUNDS?|AIMS?|OBJECTIVES?|OBJECT|PURPOSE|C
                 "REGISTRATION|UNLABELLED")
 _LABEL_PREFIX = re.compile(rf"^(?:(?:{_LABEL_WORDS})(?:[ ,&/]+(?=[A-Z])|(?=:)))+:\s+(?=\S)")
 _NOT_A_FINDING = re.compile(r"^(?:fig(?:ure)?s?\.?|table|supplementary|abbreviations|copyright|©|doi|http|"
-                            r"funding|acknowledg|received|accepted)", re.IGNORECASE)
+                            r"funding|acknowledg|received|accepted|references?\s+(?:\d|\[))", re.IGNORECASE)
 # A figure's legend: a panel's ("(A) Representative images of ...", "(c) Detail of two adjacent
 # subunits") or its significance key ("*P < 0.05; **P < 0.01; Friedman test ...").
-_LEGEND = re.compile(r"^(?:\([A-Ha-h]\)\s+[A-Z]|\*+\s*P\s*[<>=≤≥])")
+_LEGEND = re.compile(r"^(?:\([A-Ha-h]\)\s+[A-Z]|\*+\s*[Pp]\s*[<>=≤≥])")
 # The labels of a figure or the cells of a table, which PDF text runs into the page as if they were a
 # sentence ("Referred cases (36%) Self-Referrals (64%) OPD II HOME OTHERS Referrals SHORT STAY ...",
 # "No CD8 KIR CD8 KIR+CD8 Tetramer+ cells per 1 106 CD4+ T"): a run of FIGURE_RUN words or more, none
-# of them lower-case prose (numbers neither count nor break the run), in a sentence where fewer than
-# FIGURE_FUNCTION of the words are function words. Of the 4,250 sentences in the evidence of the 45
-# full-text and 200 PubMedQA questions, it takes 15, none a finding: figure and table text, reference
-# lists, a title page, headings run into a sentence, labelled lines of methods. A result full of
-# measures ("Hazard Ratio (HR) 1.9 (Confidence Interval (CI) 1.237, 2.987)") keeps its function words.
+# of them lower-case prose and none closing with a comma (numbers neither count nor break the run), in
+# a sentence where fewer than FIGURE_FUNCTION of the words are function words. Of the 4,250 sentences
+# in the evidence of the 45 full-text and 200 PubMedQA questions, it takes 9, none a finding: figure
+# and table text, a title page, a labelled line of methods. A result full of measures ("Hazard Ratio
+# (HR) 1.9 (Confidence Interval (CI) 1.237, 2.987)") keeps its function words; a list of names in
+# prose has its commas ("Elevated IL-6, CRP, PCT, LDH, D-dimer and ferritin predicted ...").
 FIGURE_RUN = 6
 FIGURE_FUNCTION = 0.12
 _FUNCTION_WORDS = frozenset("the a an of in on to and or for with by from at as is are was were be been that this "
                             "these those which who it its their than not no we our".split())
 _PROSE_WORD = re.compile(r"[a-z][a-z'\-\u2013]*")
+_WRAPPING = "()[],.;:'\"\u201c\u201d\u2018\u2019"
 # A paper's back matter, which the PDF text runs into its last section: author details and
 # affiliations, who did what, competing interests, approvals ("Author details Department of Surgery,
 # University of Calgary", "SMH - Data analysis, manuscript writing & editing").
@@ -138,15 +140,19 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
 
 def figure_text(sentence: str) -> bool:
     """Whether `sentence` is a figure's labels or a table's cells run into the text (see FIGURE_RUN)."""
-    words = re.findall(r"[A-Za-z]+", sentence)
-    if sum(w.lower() in _FUNCTION_WORDS for w in words) >= FIGURE_FUNCTION * max(1, len(words)):
+    words = [t for t in sentence.split() if re.search(r"[A-Za-z]", t)]
+    function = sum(w.strip(_WRAPPING).lower() in _FUNCTION_WORDS for w in words)
+    if function >= FIGURE_FUNCTION * max(1, len(words)):
         return False
     run = longest = 0
-    for token in sentence.split():
-        token = token.strip("()[],.;:'\"")
-        if re.search(r"[A-Za-z]", token):
-            run = 0 if _PROSE_WORD.fullmatch(token) else run + 1
-            longest = max(longest, run)
+    for word in words:
+        core = word.strip(_WRAPPING)
+        if not re.search(r"[A-Za-z]", core):
+            continue
+        run = 0 if _PROSE_WORD.fullmatch(core) else run + 1
+        longest = max(longest, run)
+        if word.rstrip(")]\"\u201d").endswith(","):
+            run = 0
     return longest >= FIGURE_RUN
 
 

@@ -33,21 +33,27 @@ class Evidence:
 
 
 class Distinct:
-    """The passages kept so far, to tell a new one that repeats one of them nearly word for word: one
-    inside the other, or more than 80% of their words shared."""
+    """The passages kept so far, to tell a new one that repeats one of them nearly word for word: its
+    words a run of a kept passage's, or more than 80% of their words shared. A passage that holds a
+    kept one and more is new."""
 
     def __init__(self):
         self._kept: list[tuple[str, set[str]]] = []
 
+    @staticmethod
+    def _words(text: str) -> tuple[str, set[str]]:
+        words = re.findall(r"\w+", text.lower())
+        return f" {' '.join(words)} ", set(words)
+
     def repeats(self, text: str) -> bool:
-        norm = " ".join(re.findall(r"\w+", text.lower()))
-        words = set(norm.split())
-        return any(norm in other or other in norm or len(words & other_words) > 0.8 * len(words | other_words)
+        norm, words = self._words(text)
+        if not words:
+            return False
+        return any(norm in other or len(words & other_words) > 0.8 * len(words | other_words)
                    for other, other_words in self._kept)
 
     def keep(self, text: str) -> None:
-        norm = " ".join(re.findall(r"\w+", text.lower()))
-        self._kept.append((norm, set(norm.split())))
+        self._kept.append(self._words(text))
 
 
 def render_passage(number: int, hit: Hit, text: str) -> str:

@@ -34,7 +34,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK_RUN = re.compile(CJK_RE.pattern + "+")
 _TOKEN = re.compile(r"\S+")
 # A gene, protein, variant or drug code: letters and digits mixed (KCNJ11, S118L, G12C, ARS1620), an
-# upper-case acronym (GSDMD, TNBC), or a word with a drug-name ending (or a cephalosporin's "cef-").
+# upper-case acronym (GSDMD, TNBC), or a word with a drug-name ending (or a cephalosporin's "cef-"; a
+# class named for its drugs, "carbapenem", counts too).
 _ENTITY = re.compile(r"^(?:[A-Za-z]+\d+[A-Za-z0-9]*|\d+[A-Za-z]+[A-Za-z0-9]*|[A-Z][A-Z0-9]{2,}[a-z]?)$")
 _DRUG = re.compile(r"(?:mab|nib|parin|statin|pril|sartan|olol|mycin|cillin|azole|formin|gliptin|glutide|prazole|"
                    r"vir|platin|rubicin|taxel|sorasib|floxacin|cycline|xaban|gatran|penem)$|^cef[a-z]{4,}",

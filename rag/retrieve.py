@@ -143,11 +143,13 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
     if not _ASKS_BACK_MATTER.search(query):
         order, back_matter = ([i for i in order if (rows[i]["section"] in BACK_MATTER_SECTIONS) is back]
                               for back in (False, True))
-    chosen = _diversify(order, rows, vec_of, cosine, score_of, k, max_per_doc, mmr)
+    repeats = _Repeats(rows)
+    chosen = _diversify(order, rows, vec_of, cosine, score_of, k, max_per_doc, mmr, repeats)
     for i in back_matter:
         if len(chosen) >= k:
             break
-        if not max_per_doc or sum(rows[j]["doc_id"] == rows[i]["doc_id"] for j in chosen) < max_per_doc:
+        if (not max_per_doc or sum(rows[j]["doc_id"] == rows[i]["doc_id"] for j in chosen) < max_per_doc) \
+                and not repeats(i):
             chosen.append(i)
     return [_hit(rank, rows[i], score_of.get(i, 0.0), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
 
@@ -277,10 +279,9 @@ class _Repeats:
 
 
 def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_of: dict, k: int,
-               max_per_doc: int | None, mmr: float | None) -> list[int]:
+               max_per_doc: int | None, mmr: float | None, repeats: _Repeats) -> list[int]:
     """Spread passages over papers; with `mmr`, trade relevance against novelty (lambda = relevance weight).
     A passage that repeats a chosen one is passed over."""
-    repeats = _Repeats(rows)
     if max_per_doc is None and mmr is None:
         bearing, aside = _split_by_bearing(order, rows, cosine)
         chosen = _decay_by_paper(bearing, rows, score_of, k, repeats)

@@ -95,6 +95,8 @@ def test_a_passage_repeated_nearly_word_for_word_is_given_once(tmp_path):
     (folder / "review-copy.txt").write_text(trial.replace("commonest", "most common"))  # the same page twice
     (folder / "other.txt").write_text("Compression devices and bleeding\n\nIntermittent pneumatic compression "
                                       "caused no bleeding in trauma patients but skin breakdown in 2% of them.")
+    (folder / "filters.txt").write_text("Vena cava filters after trauma\n\nIn trauma patients who could not be given "
+                                        "heparin, retrievable filters migrated in 1% and caused bleeding in none.")
     lib = Library(tmp_path / "idx")
     lib.index(folder, progress=False)
     for mode in ("dense", "lexical", "hybrid"):
@@ -102,7 +104,7 @@ def test_a_passage_repeated_nearly_word_for_word_is_given_once(tmp_path):
             hits = lib.search("bleeding with heparin thromboprophylaxis in trauma", k=3, mode=mode, **options)
             sources = [h.source.rsplit("/", 1)[-1] for h in hits]
             assert len([s for s in sources if s in ("final.txt", "review-copy.txt")]) == 1, (mode, options, sources)
-            assert "other.txt" in sources
+            assert len(hits) == 3 and {"other.txt", "filters.txt"} <= set(sources)  # the repeat's place is filled
 
 
 @pytest.mark.parametrize("index_type", ["flat", "hnsw"])

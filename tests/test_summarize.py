@@ -470,5 +470,7 @@ def test_extractive_findings_leave_out_figure_text_and_legends():
                  "Interval (CI) 1.237, 2.987).",
                  "Both had long current episode duration (4.8 [SD = 2.4], 3.2 [SD = 2.3]years) and low lifetime "
                  "use of any mood stabilizer (23.6%, 30.4%).",
-                 "Contrast-enhanced renal ultrasound strongly suggested bilateral renal infarction."):
+                 "Contrast-enhanced renal ultrasound strongly suggested bilateral renal infarction.",
+                 "Elevated IL-6, CRP, PCT, LDH, D-dimer and ferritin predicted ICU admission (AUC 0.81).",
+                 "Hypertension, Diabetes, Dyslipidemia, Smoking, Obesity, CKD predicted MACE."):
         assert not figure_text(kept)

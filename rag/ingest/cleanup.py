@@ -46,9 +46,10 @@ def _line_key(line: str) -> str:
     """What stays the same in a running head from page to page: its words, in any order. Page numbers,
     dates and volumes change ("www.clinsci.org 307 © 2014" on one page, "www.clinsci.org © 2014" on
     another), and some journals swap the words on facing pages ("OPEN ACCESS Report", "Report OPEN
-    ACCESS")."""
-    words = {w for w in re.findall(r"[a-z]+", line.lower()) if len(w) > 1}  # "e3", "e1–e7": no word
-    return " ".join(sorted(words))
+    ACCESS"). A line with no such word ("e3", a page of a paper's online methods) is its own key, its
+    numbers aside."""
+    words = {w for w in (re.sub(r"[\d_]+", "", t) for t in re.findall(r"\w+", line.lower())) if len(w) > 1}
+    return " ".join(sorted(words)) or re.sub(r"\d+", "#", line.strip().lower())
 
 
 # A review copy's running head, which journals leave on figures pasted into the final paper
@@ -61,11 +62,13 @@ def strip_running_lines(pages: list[str], depth: int = 3) -> list[str]:
 
     A line is a running head when its words open or close (within `depth` lines) at least a third
     of the pages: facing pages often carry different heads (the authors on one, a short title on
-    the other), so each is on half the pages or fewer. Once known, a running head of two words or
-    more goes wherever it stands on a page: PDF text puts a footer beside a figure mid-page as
-    often as at its end."""
+    the other), so each is on half the pages or fewer. A running head goes from the edges of every
+    page; a footer with a number in it and three words or more ("Li et al., Science 376, eabi9591
+    (2022) 15 April 2022 7 of 13") goes wherever it stands, since PDF text puts a footer beside a
+    figure mid-page as often as at its end, while a line of words alone mid-page ("Case report") may
+    be the paper's own heading."""
     if len(pages) < 3:
-        return [_drop_page_numbers(p) for p in pages]
+        return [_drop_page_numbers(_drop_review_heads(p)) for p in pages]
     counts: Counter[str] = Counter()
     for text in pages:
         lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -80,11 +83,15 @@ def strip_running_lines(pages: list[str], depth: int = 3) -> list[str]:
         edges = set(nonblank[:depth] + nonblank[-depth:])
         for i, ln in enumerate(lines):
             key = _line_key(ln)
-            if key in running and (i in edges or " " in key) or _REVIEW_HEAD.match(ln.strip()):
+            if key in running and (i in edges or (key.count(" ") >= 2 and re.search(r"\d", ln))):
                 continue
             keep.append(ln)
-        cleaned.append(_drop_page_numbers("\n".join(keep)))
+        cleaned.append(_drop_page_numbers(_drop_review_heads("\n".join(keep))))
     return cleaned
+
+
+def _drop_review_heads(text: str) -> str:
+    return "\n".join(ln for ln in text.splitlines() if not _REVIEW_HEAD.match(ln.strip()))
 
 
 def _drop_page_numbers(text: str) -> str:
