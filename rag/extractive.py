@@ -145,11 +145,8 @@ def figure_text(sentence: str) -> bool:
     if function >= FIGURE_FUNCTION * max(1, len(words)):
         return False
     run = longest = 0
-    for word in words:
-        core = word.strip(_WRAPPING)
-        if not re.search(r"[A-Za-z]", core):
-            continue
-        run = 0 if _PROSE_WORD.fullmatch(core) else run + 1
+    for word in words:  # only words with letters: numbers neither count nor break the run
+        run = 0 if _PROSE_WORD.fullmatch(word.strip(_WRAPPING)) else run + 1
         longest = max(longest, run)
         if word.rstrip(")]\"\u201d").endswith(","):
             run = 0

@@ -46,14 +46,22 @@ class Distinct:
         return f" {' '.join(words)} ", set(words)
 
     def repeats(self, text: str) -> bool:
-        norm, words = self._words(text)
-        if not words:
-            return False
-        return any(norm in other or len(words & other_words) > 0.8 * len(words | other_words)
-                   for other, other_words in self._kept)
+        return self._repeats(*self._words(text))
+
+    def _repeats(self, norm: str, words: set[str]) -> bool:
+        return bool(words) and any(norm in other or len(words & other_words) > 0.8 * len(words | other_words)
+                                   for other, other_words in self._kept)
 
     def keep(self, text: str) -> None:
         self._kept.append(self._words(text))
+
+    def admit(self, text: str) -> bool:
+        """`keep` the text and say True, unless it `repeats` a kept one (its words read once for both)."""
+        entry = self._words(text)
+        if self._repeats(*entry):
+            return False
+        self._kept.append(entry)
+        return True
 
 
 def render_passage(number: int, hit: Hit, text: str) -> str:

@@ -271,11 +271,7 @@ class _Repeats:
         self.rows, self.chosen = rows, Distinct()
 
     def __call__(self, i: int) -> bool:
-        text = self.rows[i]["text"]
-        if self.chosen.repeats(text):
-            return True
-        self.chosen.keep(text)
-        return False
+        return not self.chosen.admit(self.rows[i]["text"])
 
 
 def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_of: dict, k: int,
