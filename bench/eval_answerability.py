@@ -9,8 +9,9 @@ and the share that passes is reported for questions the index answers and for qu
   question's own abstract is removed before the first 8 are kept, as an index without it would
   return them (the rarity of the question's words is still counted with it: an approximation).
 - The 12 shared PDFs: `bench/data/answerability_questions.jsonl` (48 questions on the papers'
-  topics that none of them answers, 36 answered by one sentence but asked in other words) and the
-  44 full-text questions of `bench/data/fulltext_questions.jsonl` (answered).
+  topics that none of them answers, 36 answered by one sentence but asked in other words), the
+  44 full-text questions of `bench/data/fulltext_questions.jsonl` and the 40 held-out ones of
+  `bench/data/fulltext_questions_2.jsonl` (answered).
 
     python bench/eval_answerability.py [--index PDF_INDEX] [--pubmedqa-index DIR]
 """
@@ -30,6 +31,7 @@ from rag.summarize import MIN_COVERAGE, MIN_EVIDENCE
 
 PDF_QUESTIONS = ROOT / "bench" / "data" / "answerability_questions.jsonl"
 FULLTEXT = ROOT / "bench" / "data" / "fulltext_questions.jsonl"
+HELD_OUT = ROOT / "bench" / "data" / "fulltext_questions_2.jsonl"
 K = 8
 CUTS = (0.0, 0.25, 0.30, MIN_COVERAGE, 0.40, 0.45, 0.50)
 
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None):
     groups: dict[str, list] = {"PubMedQA, own abstract in the index (answered)": [],
                                "PubMedQA, own abstract out (not answered)": [],
                                "PDFs, full-text questions (answered)": [],
+                               "PDFs, held-out full-text questions (answered)": [],
                                "PDFs, asked in other words (answered)": [],
                                "PDFs, on their topics, not answered": []}
     details = []
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None):
             details.append({"set": name, "question": q["query"], "similarity": similarity, "share": cover.share,
                             "missing": cover.missing})
     questions = [(json.loads(line)["question"], "PDFs, full-text questions (answered)") for line in open(FULLTEXT)]
+    questions += [(json.loads(line)["question"], "PDFs, held-out full-text questions (answered)")
+                  for line in open(HELD_OUT)]
     for r in map(json.loads, open(PDF_QUESTIONS)):
         questions.append((r["question"], "PDFs, asked in other words (answered)" if r["answerable"]
                           else "PDFs, on their topics, not answered"))

@@ -85,10 +85,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             e -= 1
         if e > s:
             out.append((s, e))
-    # A fragment too short to stand alone ("Three-year trial.") joins the sentence after it.
+    # A fragment too short to stand alone ("Three-year trial.") joins the sentence after it, unless a
+    # paragraph break parts them: then it is a heading or the tail of a citation ("3. Results",
+    # "(Centre A, R6).") and stands alone, unless what follows goes on in lower case (a sentence
+    # broken across a page: "From the\n\nresponses, however, ...").
     merged: list[tuple[int, int]] = []
     for s, e in out:
-        if merged and merged[-1][1] - merged[-1][0] <= _MIN_SENTENCE:
+        if merged and merged[-1][1] - merged[-1][0] <= _MIN_SENTENCE \
+                and ("\n\n" not in text[merged[-1][1]:s] or text[s].islower()):
             merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from rag import InvalidQuery, Library
 from rag.cli import app
-from rag.coverage import key_pairs, key_words, question_coverage, unindexed_names
+from rag.coverage import _spellings, key_pairs, key_words, question_coverage, unindexed_names
 
 # PubMedQA: "Do follow-up recommendations for abnormal Papanicolaou smears influence patient adherence?"
 PAP = "10575390"
@@ -48,6 +48,14 @@ def small_library(tmp_path_factory, embedder):
     lib = Library(tmp_path_factory.mktemp("coverage_index") / "idx")
     lib.index(folder, progress=False)
     return lib
+
+
+def test_british_and_american_spellings_of_a_word_are_one_word():
+    assert _spellings("tumours") == ["tumours", "tumors"] and _spellings("haemorrhage") == ["haemorrhage", "hemorrhage"]
+    # agent nouns too: "G-quadruplex stabilisers" finds a paper on "stabilizers"
+    assert _spellings("stabilisers") == ["stabilisers", "stabilizers"] and _spellings("sensitizer") == ["sensitizer",
+                                                                                                       "sensitiser"]
+    assert _spellings("heart") == ["heart"]
 
 
 def test_words_a_paper_holds_apart_abbreviated_or_spelled_otherwise(small_library):

@@ -474,3 +474,17 @@ def test_extractive_findings_leave_out_figure_text_and_legends():
                  "Elevated IL-6, CRP, PCT, LDH, D-dimer and ferritin predicted ICU admission (AUC 0.81).",
                  "Hypertension, Diabetes, Dyslipidemia, Smoking, Obesity, CKD predicted MACE."):
         assert not figure_text(kept)
+
+
+def test_extractive_findings_prefer_the_passage_the_search_ranked_higher(embedder, monkeypatch):
+    import rag.extractive as extractive
+    from rag.pack import Evidence
+
+    question = "How often does heparin prophylaxis cause bleeding in injured patients?"
+    first = "Heparin prophylaxis caused bleeding in 3.9% of the injured patients we reviewed."
+    closer = "Heparin prophylaxis caused major bleeding in 3.9% of injured patients."  # a little closer alone
+    evidence = [Evidence(1, _hit(1, first, "a"), first), Evidence(2, _hit(4, closer, "b"), closer)]
+    picked = [s for _, s, _ in extractive.extract(embedder, question, evidence, max_findings=1)]
+    assert picked == [first]
+    monkeypatch.setattr(extractive, "PASSAGE_RANK_WEIGHT", 0.0)
+    assert [s for _, s, _ in extractive.extract(embedder, question, evidence, max_findings=1)] == [closer]
