@@ -77,12 +77,12 @@ _NOUNS = "tumo|behavio|colo|favo|odo|labo|hono|vapo|humo"
 _TO_AMERICAN = ((rf"^({_NOUNS})ur", r"\1r"), ("^haem", "hem"), ("aemi(a|c)", r"emi\1"), ("^oesoph", "esoph"),
                 ("^oedem", "edem"), ("^oestr", "estr"), ("^(ortho|)paed", r"\1ped"), ("^anaesth", "anesth"),
                 ("^aetiol", "etiol"), ("rrhoea", "rrhea"), ("^foet", "fet"), ("^gynaec", "gynec"), ("^caesar", "cesar"),
-                ("^faec", "fec"), ("is(e|es|ed|er|ers|ing|ation|ations)$", r"iz\1"), ("ys(e|es|ed|ing)$", r"yz\1"))
+                ("^faec", "fec"), ("is(e|es|ed|er|ers|ing|ation|ations)$", r"iz\1"), ("ys(e|es|ed|er|ers|ing)$", r"yz\1"))
 _TO_BRITISH = ((rf"^({_NOUNS})r", r"\1ur"), ("^hem", "haem"), ("(?<=[a-z])emi(a|c)", r"aemi\1"), ("^esoph", "oesoph"),
                ("^edem", "oedem"), ("^estr", "oestr"), ("^(ortho|)ped", r"\1paed"), ("^anesth", "anaesth"),
                ("^etiol", "aetiol"), ("rrhea", "rrhoea"), ("^fet(?=al|us)", "foet"), ("^gynec", "gynaec"),
                ("^cesar", "caesar"), ("^fec", "faec"), ("iz(e|es|ed|er|ers|ing|ation|ations)$", r"is\1"),
-               ("yz(e|es|ed|ing)$", r"ys\1"))
+               ("yz(e|es|ed|er|ers|ing)$", r"ys\1"))
 
 
 def _respell(word: str, rules: tuple[tuple[str, str], ...]) -> str:

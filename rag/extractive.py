@@ -47,10 +47,14 @@ PAPER_WEIGHT = 0.5
 # findings 0.644 -> 0.697; PubMedQA ROUGE-L unchanged; the broad questions cite as many papers.
 TYPICAL_WEIGHT = 0.3
 # A sentence's relevance loses this much for each place its passage lies below the first in the
-# search results (up to PASSAGE_RANK_CAP places): the search ranks a whole passage by its words and its
-# meaning together, which a sentence's own similarity does not see. Full-text key sentence among the
-# findings 0.708 -> 0.746 on the questions the rules were tuned on, 0.562 -> 0.637 on 40 held-out
-# questions (bench/data/fulltext_questions_2.jsonl); PubMedQA ROUGE-L unchanged (0.149).
+# search results (up to PASSAGE_RANK_CAP - 1 places; summarize searches for 8): the search ranks a whole
+# passage by its words and its meaning together, which a sentence's own similarity does not see. It
+# counts before the MIN_SIMILARITY cut, so a marginal sentence of a low-ranked passage is no finding
+# (PubMedQA: 4.46 -> 4.36 findings a question, from the question's own abstract 0.761 -> 0.776, no
+# question left without one; counted after the cut instead: 4.46, 0.761). Full-text key sentence among
+# the findings, with the blank-line fix of verify.sentence_spans: 0.731 -> 0.746 on the questions the
+# rules were tuned on, 0.562 -> 0.637 on 40 later ones (bench/data/fulltext_questions_2.jsonl; the fix
+# alone: 0.708, 0.562); PubMedQA ROUGE-L 0.149 either way.
 PASSAGE_RANK_WEIGHT = 0.01
 PASSAGE_RANK_CAP = 8
 _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)
@@ -175,7 +179,7 @@ def _prior(e: Evidence, sentence: str) -> float:
         bonus -= RESULT_BONUS
     if _CITES_OTHERS.search(sentence):
         bonus -= OTHER_WORK_PENALTY
-    return bonus - PASSAGE_RANK_WEIGHT * (min(e.hit.rank, PASSAGE_RANK_CAP) - 1)
+    return bonus
 
 
 def question_word_share(query: str, sentences: list[str]) -> np.ndarray:
@@ -203,6 +207,12 @@ def paper_distance(candidates: list[tuple[Evidence, str]]) -> np.ndarray:
     return np.asarray([top - best.get(e.hit.doc_id, top) for e, _ in candidates], dtype=np.float32)
 
 
+def passage_places(candidates: list[tuple[Evidence, str]]) -> np.ndarray:
+    """For each candidate, how many places its passage lies below the first in the search results
+    (at most PASSAGE_RANK_CAP - 1)."""
+    return np.asarray([min(max(1, e.hit.rank or 1), PASSAGE_RANK_CAP) - 1 for e, _ in candidates], dtype=np.float32)
+
+
 def typicality(vectors: np.ndarray) -> np.ndarray:
     """For each sentence vector, its cosine to the centroid of all of them, less the mean of those
     cosines: above 0 for the sentences most like the rest, below 0 for the most particular."""
@@ -223,6 +233,7 @@ def extract(embedder: Embedder, query: str, evidence: list[Evidence],
     vectors = embedder.embed(texts)
     relevance = vectors @ q + np.asarray([_prior(e, sentence) for e, sentence in candidates], dtype=np.float32) \
         + LEXICAL_WEIGHT * question_word_share(query, texts) - PAPER_WEIGHT * paper_distance(candidates)
+    relevance = relevance - PASSAGE_RANK_WEIGHT * passage_places(candidates)
     close_enough = relevance >= MIN_SIMILARITY  # typicality orders the sentences; it lifts none past the cut
     relevance = relevance - TYPICAL_WEIGHT * typicality(vectors)
     chosen: list[int] = []

@@ -54,6 +54,7 @@ _BREAK = re.compile(r"[.!?。！？]+[\"')\]]*\s+|\n{2,}|(?<=[a-z)][.])(?=[A-Z]{
 _ABBREVIATION = re.compile(r"(?:\bal|\be\.g|\bi\.e|\bvs|\bfig|\bfigs|\bref|\bno|\bapprox|\bca|\bdr|\bst|\bcf|\bresp|"
                            r"\bsp|\bspp|\bet|\bincl|\bnos|\bequ|\bvol|\bpp|\b[A-Z])\.[\"')\]]*\s+$", re.IGNORECASE)
 _MIN_SENTENCE = 20
+_GOES_ON = re.compile(r"[a-z]+\b")  # a word all in lower case
 
 
 def sentences(text: str) -> list[str]:
@@ -87,12 +88,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             out.append((s, e))
     # A fragment too short to stand alone ("Three-year trial.") joins the sentence after it, unless a
     # paragraph break parts them: then it is a heading or the tail of a citation ("3. Results",
-    # "(Centre A, R6).") and stands alone, unless what follows goes on in lower case (a sentence
-    # broken across a page: "From the\n\nresponses, however, ...").
+    # "(Centre A, R6).") and stands alone, unless what follows goes on with a word in lower case (a
+    # sentence broken across a page: "From the\n\nresponses, however, ..."; not "siRNA", not a number).
     merged: list[tuple[int, int]] = []
     for s, e in out:
         if merged and merged[-1][1] - merged[-1][0] <= _MIN_SENTENCE \
-                and ("\n\n" not in text[merged[-1][1]:s] or text[s].islower()):
+                and ("\n\n" not in text[merged[-1][1]:s] or _GOES_ON.match(text, s)):
             merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))

@@ -55,7 +55,7 @@ def test_british_and_american_spellings_of_a_word_are_one_word():
     # agent nouns too: "G-quadruplex stabilisers" finds a paper on "stabilizers"
     assert _spellings("stabilisers") == ["stabilisers", "stabilizers"] and _spellings("sensitizer") == ["sensitizer",
                                                                                                        "sensitiser"]
-    assert _spellings("heart") == ["heart"]
+    assert _spellings("dialysers") == ["dialysers", "dialyzers"] and _spellings("heart") == ["heart"]
 
 
 def test_words_a_paper_holds_apart_abbreviated_or_spelled_otherwise(small_library):

@@ -9,7 +9,7 @@ from rag.evaluate import KeyPassage, PassageQuery, contains, passages_found, rea
 from .conftest import ROOT
 
 QUESTIONS = ROOT / "bench" / "data" / "fulltext_questions.jsonl"
-# written later by another reader, and scored once before anything was tuned on it
+# written later by another reader, only by reading the papers (README: "A second, held-out set")
 HELD_OUT = ROOT / "bench" / "data" / "fulltext_questions_2.jsonl"
 
 

@@ -29,12 +29,13 @@ def test_sentence_spans_are_verbatim_and_respect_abbreviations():
 def test_a_heading_parted_by_a_blank_line_is_not_joined_to_the_sentence_after_it():
     text = "3. Results\n\nThemes identified from the focus groups included morale.\n\n(Centre A, R6).\n\nThe " \
            "participants were unenthusiastic about it. Field trial. Compared with the others, it won. From the" \
-           "\n\nresponses, however, the department is under-resourced."
+           "\n\nresponses, however, the department is under-resourced.\n\nResults\n\nsiRNA knockdown of TMPRSS2 " \
+           "cut replication."
     assert [text[s:e] for s, e in sentence_spans(text)] == [
         "3. Results", "Themes identified from the focus groups included morale.", "(Centre A, R6).",
         "The participants were unenthusiastic about it.", "Field trial. Compared with the others, it won.",
-        "From the\n\nresponses, however, the department is under-resourced."]
-
+        "From the\n\nresponses, however, the department is under-resourced.", "Results",
+        "siRNA knockdown of TMPRSS2 cut replication."]
 
 
 def test_stemmer_joins_word_families():
