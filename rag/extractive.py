@@ -50,7 +50,7 @@ TYPICAL_WEIGHT = 0.3
 # search results (up to PASSAGE_RANK_CAP - 1 places; summarize searches for 8): the search ranks a whole
 # passage by its words and its meaning together, which a sentence's own similarity does not see. It
 # counts before the MIN_SIMILARITY cut, so a marginal sentence of a low-ranked passage is no finding
-# (PubMedQA: 4.46 -> 4.36 findings a question, from the question's own abstract 0.761 -> 0.776, no
+# (PubMedQA: 4.46 -> 4.36 findings a question, from the question's own abstract 0.762 -> 0.776, no
 # question left without one; counted after the cut instead: 4.46, 0.761). Full-text key sentence among
 # the findings, with the blank-line fix of verify.sentence_spans: 0.731 -> 0.746 on the questions the
 # rules were tuned on, 0.562 -> 0.637 on 40 later ones (bench/data/fulltext_questions_2.jsonl; the fix
