@@ -300,7 +300,7 @@ def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_
             pick = max(remaining[:100], key=gain)
         remaining.remove(pick)
         doc = rows[pick]["doc_id"]
-        if max_per_doc and per_doc.get(doc, 0) >= max_per_doc or repeats(pick):
+        if (max_per_doc and per_doc.get(doc, 0) >= max_per_doc) or repeats(pick):
             continue
         per_doc[doc] = per_doc.get(doc, 0) + 1
         chosen.append(pick)

@@ -83,7 +83,7 @@ def strip_running_lines(pages: list[str], depth: int = 3) -> list[str]:
         edges = set(nonblank[:depth] + nonblank[-depth:])
         for i, ln in enumerate(lines):
             key = _line_key(ln)
-            if key in running and (i in edges or (key.count(" ") >= 2 and re.search(r"\d", ln))):
+            if key in running and (i in edges or (len(key.split()) >= 3 and re.search(r"\d", ln))):
                 continue
             keep.append(ln)
         cleaned.append(_drop_page_numbers(_drop_review_heads("\n".join(keep))))
