@@ -131,7 +131,7 @@ class Summary:
                  "missing_terms": list(self.answer_support.missing)},
                 "supported_share": self.supported_share, "removed_citations": self.removed_citations,
                 "dropped_findings": self.dropped_findings, "meta_statements": self.meta_statements,
-                "stopped": self.stopped, "fallback": self.fallback, "unmatched": list(self.unmatched), "raw": self.raw,
+                "stopped": self.stopped, "fallback": self.fallback, "verbatim": self.verbatim, "unmatched": list(self.unmatched), "raw": self.raw,
                 "timings": self.timings}
 
     def to_json(self) -> str:
@@ -172,10 +172,21 @@ class Summary:
             return ""
         return " _(not clearly supported by any passage: read the findings)_"
 
+    @property
+    def verbatim(self) -> bool:
+        """Whether every finding is a sentence of its paper, verbatim (the extractive summarizer's, or
+        the fallback's): each is its own quote, so "supported" says nothing about it."""
+        return bool(self.findings) and all(len(f.citations) == 1 and f.citations[0].quote == " ".join(f.text.split())
+                                           for f in self.findings)
+
     def _footer(self) -> str:
         share = self.supported_share
-        bits = [f"{sum(c.support.verdict == 'supported' for c in self.citations)} of {len(self.citations)} "
-                f"citations supported ({share:.0%})" if share is not None else "no citations"]
+        if self.verbatim:
+            bits = [f"{len(self.findings)} finding(s), each a sentence of its paper quoted verbatim: chosen for "
+                    f"closeness to the question, which does not prove that it answers it"]
+        else:
+            bits = [f"{sum(c.support.verdict == 'supported' for c in self.citations)} of {len(self.citations)} "
+                    f"citations supported ({share:.0%})" if share is not None else "no citations"]
         if self.removed_citations:
             bits.append(f"{self.removed_citations} citation(s) to passages that were not in the evidence removed")
         if self.dropped_findings:
@@ -187,8 +198,9 @@ class Summary:
             bits.append("the model began repeating itself and was stopped")
         elif self.stopped == "budget":
             bits.append("the reply reached its token budget; its last, unfinished finding was dropped")
-        legend = ("[n] is paper n, quoted under the finding; [n?] partly supported, [n✗] not supported by the "
-                  "passage, † cited by medrag's verifier, not the model")
+        legend = "[n] is paper n" if self.verbatim else \
+            ("[n] is paper n, quoted under the finding; [n?] partly supported, [n✗] not supported by the "
+             "passage, † cited by medrag's verifier, not the model")
         model = f"{self.model}, findings extractive" if self.fallback else self.model
         return f"_{'; '.join(bits)}. Model: {model}. {legend}._"
 

@@ -200,6 +200,7 @@ def test_one_reference_per_paper_and_each_citation_carries_its_page_and_quote(pd
     cited = s.to_dict()["findings"][0]["citations"][0]
     assert {"quote", "page", "section", "verdict", "reason"} <= set(cited)
     assert "<details" in s._repr_html_() and "<blockquote>" in s._repr_html_()
+    assert not s.verbatim and "citations supported (" in md.rstrip().splitlines()[-1]  # the verifier's count
 
 
 def test_extractive_summary_needs_no_generator(pdf_library):
@@ -217,6 +218,11 @@ def test_extractive_summary_needs_no_generator(pdf_library):
     assert any("S118L" in f.text for f in s.findings)
     texts = [f.text for f in s.findings]
     assert len(texts) == len(set(texts))
+    # a sentence quoted from its own passage cannot fail verification: the footer counts no
+    # "supported" citations for it, and says what the findings are instead
+    footer = s.to_markdown().rstrip().splitlines()[-1]
+    assert s.verbatim and "citations supported" not in footer and "quoted verbatim" in footer
+    assert "does not prove that it answers it" in footer and "citations supported" not in s._repr_html_()
     from rag.verify import is_aim
     dvt = pdf_library.summarize("Does heparin prophylaxis prevent deep vein thrombosis in trauma patients?",
                                 model="extractive")
@@ -231,7 +237,7 @@ def test_extractive_summary_needs_no_generator(pdf_library):
                                    "--json", "--index", str(pdf_library.path)])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert data["model"] == "extractive" and data["findings"][0]["citations"][0]["quote"]
+    assert data["model"] == "extractive" and data["findings"][0]["citations"][0]["quote"] and data["verbatim"]
 
 
 def test_several_questions_come_back_in_their_order(pdf_library, tmp_path):

@@ -133,7 +133,9 @@ function renderSummary(s) {
       link ? el("a", { href: link.href, target: "_blank", rel: "noopener", text: link.label }) : null));
   }
   out.append(el("h3", { text: "References" }), ol);
-  const share = s.supported_share === null ? "no citations" : `${Math.round(100 * s.supported_share)}% of citations supported`;
+  const share = s.verbatim
+    ? "Each finding is a sentence of its paper, quoted verbatim: chosen for closeness to the question, which does not prove that it answers it"
+    : s.supported_share === null ? "no citations" : `${Math.round(100 * s.supported_share)}% of citations supported`;
   out.append(el("p", { class: "footer", text: `${share}. Model: ${s.model}${s.fallback ? ", findings extractive" : ""}.${s.note ? " " + s.note : ""}` }));
 }
 
