@@ -144,14 +144,15 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
         order, back_matter = ([i for i in order if (rows[i]["section"] in BACK_MATTER_SECTIONS) is back]
                               for back in (False, True))
     repeats = _Repeats(rows)
-    chosen = _diversify(order, rows, vec_of, cosine, score_of, k, max_per_doc, mmr, repeats)
+    spread: dict[int, float] = {}  # the score each passage was chosen on, after the spread over papers
+    chosen = _diversify(order, rows, vec_of, cosine, score_of, k, max_per_doc, mmr, repeats, spread)
     for i in back_matter:
         if len(chosen) >= k:
             break
         if (not max_per_doc or sum(rows[j]["doc_id"] == rows[i]["doc_id"] for j in chosen) < max_per_doc) \
                 and not repeats(i):
             chosen.append(i)
-    return [_hit(rank, rows[i], score_of.get(i, 0.0), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
+    return [_hit(rank, rows[i], spread.get(i, score_of.get(i, 0.0)), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
 
 
 def check_query(query: str, k: int = 10, mode: str = "hybrid", mmr: float | None = None) -> str:
@@ -275,12 +276,14 @@ class _Repeats:
 
 
 def _diversify(order: list[int], rows: dict, vectors: dict, cosine: dict, score_of: dict, k: int,
-               max_per_doc: int | None, mmr: float | None, repeats: _Repeats) -> list[int]:
+               max_per_doc: int | None, mmr: float | None, repeats: _Repeats, spread: dict) -> list[int]:
     """Spread passages over papers; with `mmr`, trade relevance against novelty (lambda = relevance weight).
-    A passage that repeats a chosen one is passed over."""
+    A passage that repeats a chosen one is passed over. `spread` is given the score each passage of a
+    paper that bears on the question was chosen on (its own, times SAME_PAPER_DECAY per passage of
+    its paper before it), so the scores shown fall with the rank as the spread ordered them."""
     if max_per_doc is None and mmr is None:
         bearing, aside = _split_by_bearing(order, rows, cosine)
-        chosen = _decay_by_paper(bearing, rows, score_of, k, repeats)
+        chosen = _decay_by_paper(bearing, rows, score_of, k, repeats, spread)
         for i in aside:
             if len(chosen) >= k:
                 break
@@ -323,20 +326,27 @@ def _split_by_bearing(order: list[int], rows: dict, cosine: dict) -> tuple[list[
     return bearing, [i for i in order if closest.get(rows[i]["doc_id"], top) < floor]
 
 
-def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int, repeats: _Repeats) -> list[int]:
-    """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY."""
+def _decay_by_paper(order: list[int], rows: dict, score_of: dict, k: int, repeats: _Repeats,
+                    spread: dict) -> list[int]:
+    """Greedy: take the best passage, then rescore the rest of its paper by SAME_PAPER_DECAY (the
+    score each was taken on goes into `spread`)."""
     remaining = {i: score_of.get(i, 0.0) for i in order}
     position = {i: n for n, i in enumerate(order)}
     per_doc: dict[str, int] = {}
     chosen: list[int] = []
+
+    def decayed(i: int) -> float:
+        return remaining[i] * SAME_PAPER_DECAY ** per_doc.get(rows[i]["doc_id"], 0)
+
     while remaining and len(chosen) < k:
-        pick = max(remaining, key=lambda i: (remaining[i] * SAME_PAPER_DECAY ** per_doc.get(rows[i]["doc_id"], 0),
-                                             -position[i]))
+        pick = max(remaining, key=lambda i: (decayed(i), -position[i]))
+        score = decayed(pick)
         del remaining[pick]
         if repeats(pick):
             continue
         doc = rows[pick]["doc_id"]
         per_doc[doc] = per_doc.get(doc, 0) + 1
+        spread[pick] = score
         chosen.append(pick)
     return chosen
 

@@ -161,6 +161,11 @@ def test_a_dominant_paper_keeps_contributing_and_broad_questions_see_several(pdf
     assert len({h.doc_id for h in broad}) >= 2
     capped = pdf_library.search("KCNJ11 S118L Kir6.2 KATP channel ATP sensitivity", k=10, max_per_doc=2)
     assert max(sum(h.doc_id == d for h in capped) for d in {h.doc_id for h in capped}) <= 2
+    # the score shown is the one the spread ranked on (a paper's later passages discounted), so it
+    # falls with the rank even where another paper's passage comes between two of the first paper's
+    for hits in (focused, pdf_library.search("sulfonylurea response in KCNJ11 diabetes", k=10)):
+        assert len({h.doc_id for h in hits}) >= 2 or hits is focused
+        assert all(a.score >= b.score for a, b in zip(hits, hits[1:])), [round(h.score, 4) for h in hits]
 
 
 @pytest.mark.parametrize("rerank", ["sentence-window", "dense-window"])
