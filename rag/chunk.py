@@ -18,16 +18,21 @@ _WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W\d_]{2,}")  #
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "！", "？", "; ", "；", ", ", "，", "、", " ", ""]
 
 
+def check_sizes(chunk_tokens: int, overlap: int) -> None:
+    """ValueError naming the passage size or overlap that cannot be used."""
+    if chunk_tokens < 16:
+        raise ValueError(f"chunk size {chunk_tokens} tokens is too small (minimum 16)")
+    if not 0 <= overlap < chunk_tokens:
+        raise ValueError(f"overlap {overlap} must be at least 0 and below the chunk size {chunk_tokens}")
+
+
 class Chunker:
     """Splits a Document into Chunks of at most `chunk_tokens` tokens with `overlap` tokens shared."""
 
     def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int = 250, overlap: int = 40):
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        if chunk_tokens < 16:
-            raise ValueError(f"chunk size {chunk_tokens} tokens is too small (minimum 16)")
-        if not 0 <= overlap < chunk_tokens:
-            raise ValueError(f"overlap {overlap} must be at least 0 and below the chunk size {chunk_tokens}")
+        check_sizes(chunk_tokens, overlap)
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         self._splitter = RecursiveCharacterTextSplitter(

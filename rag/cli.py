@@ -19,6 +19,20 @@ ServerOpt = typer.Option(None, "--server", envvar="MEDRAG_SERVER", show_envvar=T
                          help="Ask a running `medrag serve` at this URL instead of loading the models here.")
 
 
+def _version(value: bool):
+    if value:
+        from . import __version__
+
+        typer.echo(f"medrag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="Print medrag's version and exit.")):
+    """Retrieval-augmented summaries of medical literature, every finding cited."""
+
+
 def _fail(exc: Exception, code: int = 1):
     typer.echo(f"medrag: error: {exc}", err=True)
     raise typer.Exit(code)
@@ -62,7 +76,7 @@ def index(
         typer.echo(f"index {report.index}")
         typer.echo(f"  files seen {report.seen:>6}   indexed {report.indexed:>5}   unchanged {report.unchanged:>5}"
                    f"   skipped {report.skipped:>4}   removed {report.removed:>4}")
-        typer.echo(f"  chunks added {report.chunks_added:>4}   removed {report.chunks_removed:>4}   "
+        typer.echo(f"  passages added {report.chunks_added:>4}   removed {report.chunks_removed:>4}   "
                    f"seconds {report.seconds:.1f}")
         for f in report.skipped_files:
             typer.echo(f"  skipped {f.path}: {f.reason}", err=True)
@@ -104,13 +118,15 @@ def info(index: Optional[Path] = IndexOpt,
         return
     typer.echo(f"index      {data['path']}")
     typer.echo(f"documents  {data['documents']}  ({', '.join(f'{k}: {v}' for k, v in data['kinds'].items()) or 'none'})")
-    typer.echo(f"chunks     {data['chunks']}   files {data['files']}")
+    typer.echo(f"passages   {data['chunks']}   files {data['files']}")
     typer.echo(f"embedder   {data['embedder']} ({data['dimension']} dimensions)")
     typer.echo(f"vectors    {data['index_type']}   passage {data.get('chunk_tokens')} tokens, overlap {data.get('overlap')}")
     typer.echo(f"format     v{data['version']}, written by medrag {data['medrag_version']} at {data['updated']}")
     for d in docs or []:
         ids = " ".join(x for x in (f"PMID {d['pmid']}" if d["pmid"] else "", f"doi:{d['doi']}" if d["doi"] else "") if x)
-        typer.echo(f"  {d['doc_id']}  {d['year'] or '----'}  {d['title'][:70]}  {ids}")
+        source = Path(d["source"]).name + (f"#{d['record']}" if d.get("record") else "") if d.get("source") else ""
+        typer.echo(f"  {d['doc_id']}  {d['year'] or '----'}  {d['title'][:70]}  {ids}".rstrip())
+        typer.echo(f"      {source}" if source else "")
 
 
 @app.command()

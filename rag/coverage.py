@@ -155,6 +155,16 @@ def unindexed_names(index: Index, question: str) -> tuple[str, ...]:
     return tuple(w for k, w in key_words(question).items() if is_entity(w) and not _anywhere(index, k))
 
 
+def names_retrieved(index: Index, question: str, hits: list[Hit]) -> bool:
+    """Whether a retrieved paper names one of the question's genes, variants or drugs (`query.is_entity`)."""
+    names = [k for k, w in key_words(question).items() if is_entity(w)]
+    for doc_id in dict.fromkeys(h.doc_id for h in hits):
+        ids = index.db.execute("SELECT min(id), max(id) FROM chunks WHERE doc_id=?", (doc_id,)).fetchone()
+        if ids[0] is not None and any(_in_paper(index, n, doc_id, ids) for n in names):
+            return True
+    return False
+
+
 def question_coverage(index: Index, question: str, hits: list[Hit]) -> Coverage:
     """The retrieved paper that holds the largest share of the question's key words, weighted by
     rarity (its title and whole stored text count, not only the passages retrieved), with that

@@ -10,7 +10,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import MissingDependency, ModelUnavailable
+from .errors import InvalidOption, MissingDependency, ModelUnavailable
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 _ALIASES = {"all-minilm-l6-v2": DEFAULT_EMBEDDER, DEFAULT_EMBEDDER.lower(): DEFAULT_EMBEDDER}
@@ -42,7 +42,21 @@ _GPU_SIGNS = ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/dxg", "/dev/k
 
 
 def pick_device(device: str | None = None) -> str:
+    """The device asked for, once torch is known to have it; else CUDA when there is a GPU, or the CPU."""
     if device:
+        if device == "cpu":
+            return device
+        import torch
+
+        try:
+            kind = torch.device(device).type
+        except (RuntimeError, ValueError):
+            raise InvalidOption(f"device {device!r} is not a device torch knows (cpu, cuda, cuda:1, mps, ...)") from None
+        available = {"cuda": torch.cuda.is_available,
+                     "mps": lambda: getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+        if kind in available and not available[kind]():
+            raise InvalidOption(f"device {device!r}: this machine has no {kind.upper()} device that torch can use "
+                                "(leave --device out, or pass cpu)")
         return device
     if sys.platform == "linux" and "torch" not in sys.modules and not any(os.path.exists(p) for p in _GPU_SIGNS):
         return "cpu"  # no GPU driver: no need to import torch (1-2 s) to learn there is no GPU

@@ -26,6 +26,14 @@ class IndexOutdated(IndexMismatch):
     """The index was written in an older format; `medrag upgrade` brings it up to date in place."""
 
 
+class IndexDamaged(MedragError):
+    """A file of the index is missing or cannot be read; the message names it."""
+
+
+class InvalidOption(MedragError, ValueError):
+    """An option's value cannot be used (a negative size, an unknown device or dtype)."""
+
+
 class IndexLocked(MedragError):
     """Another process is writing to the index."""
 

@@ -15,7 +15,7 @@ from .embed import Embedder
 from .ingest.cleanup import BACK_MATTER_SECTIONS
 from .pack import Evidence
 from .query import dense_query
-from .verify import Support, content_stems, is_aim, is_meta_statement, is_procedure, sentence_spans
+from .verify import Support, content_stems, is_aim, is_meta_statement, is_procedure, whole_sentences
 
 MAX_FINDINGS = 5
 MMR_LAMBDA = 0.7  # weight of relevance against novelty
@@ -97,9 +97,11 @@ _WRAPPING = "()[],.;:'\"\u201c\u201d\u2018\u2019"
 _BACK_MATTER = re.compile(
     r"^(?:\d+\s+)?(?:author\s+details|authors?[’'`]?\s+contributions?|competing\s+interests?|conflicts?\s+of\s+"
     r"interests?|declarations?\b|availability\s+of\s+data|data\s+availability|ethics\s+approval|consent\s+for\s+"
-    r"publication|pre-?publication\s+history|cite\s+this\s+article|(?:department|division|faculty|school|institute|"
+    r"publication|pre-?publication\s+history|cite\s+this\s+article|ethics\s+statements?|ethical\s+(?:approval|"
+    r"considerations?|statement)|(?:department|division|faculty|school|institute|"
     r"centre|center|laboratory|unit)\s+of\b)|^[A-Z]{2,4}\s+[-–]\s+\w|\bread\s+and\s+approved\s+the\s+final\s+"
-    r"manuscript|\bdeclare\s+that\s+they\s+have\s+no\s+competing|\bopen\s+access\s+article\b|\bcreative\s+commons\b",
+    r"manuscript|\bdeclare\s+that\s+they\s+have\s+no\s+competing|\bopen\s+access\s+article\b|\bcreative\s+commons\b|"
+    r"\binstitutional\s+review\s+board\b",
     re.IGNORECASE)
 # A page's footnote that the PDF text ran into a sentence: an address for correspondence, an e-mail.
 _CONTACT = re.compile(r"\bcorrespond(?:ence|ing\s+authors?)(?:\s+to)?\s*:|\bcorrespondence\s+should\s+be\s+"
@@ -123,7 +125,7 @@ def sentence_candidates(evidence: list[Evidence]) -> list[tuple[Evidence, str]]:
     for e in evidence:
         if e.hit.section in BACK_MATTER_SECTIONS:
             continue
-        for start, end in sentence_spans(e.text):
+        for start, end in whole_sentences(e.text):
             sentence = e.text[start:end].strip()
             for prefix in (_HEADING_PREFIX, _LABEL_PREFIX):  # "BACKGROUND AND PURPOSE: ..." is both
                 heading = prefix.match(sentence)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from .embed import pick_device, quiet_transformers
-from .errors import MissingDependency, ModelUnavailable
+from .errors import InvalidOption, MissingDependency, ModelUnavailable
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 # Tokens that close an assistant turn in common chat templates; generation stops at whichever the template uses,
@@ -434,6 +434,9 @@ _LOADED: dict[tuple, Generator] = {}
 BACKENDS = ("auto", "transformers", "llamacpp")
 
 
+DTYPES = ("float32", "bfloat16", "float16")
+
+
 def load_generator(model: str = "auto", device: str | None = None, dtype: str | None = None,
                    backend: str | None = None) -> Generator:
     """A process-wide cached generator: a second summary reuses the loaded model.
@@ -442,7 +445,9 @@ def load_generator(model: str = "auto", device: str | None = None, dtype: str | 
     a CPU when llama-cpp-python is installed, and everything else with transformers."""
     backend = (backend or os.environ.get("MEDRAG_BACKEND") or "auto").lower()
     if backend not in BACKENDS:
-        raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+        raise InvalidOption(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if dtype is not None and dtype not in DTYPES:
+        raise InvalidOption(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     device = pick_device(device)
     gguf = gguf_path(model)
     if backend == "llamacpp" and gguf is None:

@@ -66,7 +66,11 @@ def run_index(index: Index, embedder: Embedder, chunker: Chunker, paths: list[Pa
 
     plans: list[_Plan] = []
     for path in files:
-        plan = _plan(index, path)
+        try:
+            plan = _plan(index, path)
+        except OSError as exc:  # unreadable (permissions), or gone since it was found
+            finished(FileOutcome(str(path), "skipped", f"cannot be read ({exc.strerror or exc})"))
+            continue
         if plan.outcome:
             finished(plan.outcome)
         else:

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from . import config
-from .chunk import Chunker
+from .chunk import Chunker, check_sizes
 from .embed import Embedder, canonical_embedder, load_embedder, load_query_embedder
 from .errors import IndexNotFound, IndexOutdated
 from .ingest import Limits
@@ -67,6 +67,7 @@ class Library:
         if index_type not in INDEX_TYPES:
             raise ValueError(f"index type {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
         self.index_type = index_type
+        check_sizes(chunk_tokens, overlap)  # before anything is written: a new folder must not keep bad sizes
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         self._manifest_stamp = self._stamp()
@@ -78,6 +79,8 @@ class Library:
 
 
     def _stamp(self) -> int | None:
+        if self.path.exists() and not self.path.is_dir():
+            raise IndexNotFound(f"{self.path} is a file, not an index folder")
         try:
             return (self.path / "manifest.json").stat().st_mtime_ns
         except FileNotFoundError:
@@ -146,6 +149,7 @@ class Library:
     def index(self, *paths: str | os.PathLike, prune: bool = False, max_pages: int = 500,
               max_file_mb: float = 100.0, progress: bool = True, on_progress=None) -> IndexReport:
         """Index files and folders (recursively). Unchanged files are skipped; returns a report."""
+        limits = Limits(max_pages=max_pages, max_file_mb=max_file_mb)  # checked before anything is written
         store = self._open_for_writing()
         tokens = self.query_embedder  # the same tokenizer as the full embedder, without loading torch
         chunk_tokens = min(int(store.manifest.get("chunk_tokens") or self.chunk_tokens), tokens.max_tokens)
@@ -165,7 +169,7 @@ class Library:
         store.lock()
         try:
             return run_index(store, _LoadedOnUse(lambda: self.embedder), chunker, [Path(p) for p in paths],
-                             limits=Limits(max_pages=max_pages, max_file_mb=max_file_mb), prune=prune,
+                             limits=limits, prune=prune,
                              on_progress=callback)
         finally:
             store.unlock()

@@ -100,9 +100,10 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
     `max_per_doc`: None spreads results over papers adaptively (see SAME_PAPER_DECAY), 0 ranks by
     score alone, N caps every paper at N passages. `reranker` takes a second look at the first
     stage's best RERANK_DEPTH passages (None: the first stage alone)."""
-    query = check_query(query, k, mode, mmr)
+    query = check_query(query, k, mode, mmr, max_per_doc)
     if len(index.vectors) == 0:  # not count(*): that scans the whole table
         return []
+    k = min(k, len(index.vectors))  # more than the index holds is all of it
     pool = max(candidates, k * 5, (max_per_doc and k * 3) or 0)
     where, params = filters.sql()
     ranked: list[list[int]] = []
@@ -155,11 +156,14 @@ def search(index: Index, embedder: Embedder, query: str, k: int = 10, *, mode: s
     return [_hit(rank, rows[i], spread.get(i, score_of.get(i, 0.0)), cosine.get(i)) for rank, i in enumerate(chosen, 1)]
 
 
-def check_query(query: str, k: int = 10, mode: str = "hybrid", mmr: float | None = None) -> str:
+def check_query(query: str, k: int = 10, mode: str = "hybrid", mmr: float | None = None,
+                max_per_doc: int | None = None) -> str:
     """The query stripped, or InvalidQuery naming what is wrong with it or its options."""
     query = (query or "").strip()
-    if not query:
+    if not query or not query.replace("\x00", "").strip():
         raise InvalidQuery("the query is empty")
+    if max_per_doc is not None and max_per_doc < 0:
+        raise InvalidQuery(f"max_per_doc must be 0 (no cap) or more, not {max_per_doc}")
     if mode not in MODES:
         raise InvalidQuery(f"mode {mode!r} is not one of {', '.join(MODES)}")
     if k < 1:

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .errors import IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated
+from .errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated
 from . import lexical
 from .context import embedding_text, passage_context
 from .records import Chunk, Document
@@ -64,6 +64,25 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 DOC_COLUMNS = "doc_id, file_hash, source, kind, title, authors, year, doi, pmid, journal, record, pages, refs"
 
 
+def _check_not_cut_short(database: Path) -> None:
+    """IndexDamaged when the SQLite file is shorter than its own header says (a copy cut short, a full
+    disk): SQLite itself notices only when it reads a missing page, in the middle of some query."""
+    try:
+        with open(database, "rb") as f:
+            header = f.read(100)
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return  # a new index
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return  # sqlite3 says what is wrong with it
+    page_size = int.from_bytes(header[16:18], "big")
+    pages = int.from_bytes(header[28:32], "big")
+    expected = (65536 if page_size == 1 else page_size) * pages
+    if size < expected:
+        raise IndexDamaged(f"{database}: cut short ({size:,} of {expected:,} bytes); the index is damaged: index "
+                           "the papers again into a new folder")
+
+
 class Index:
     """Open (or with create=True, make) the index folder at `path`."""
 
@@ -89,6 +108,11 @@ class Index:
                 self.manifest = json.loads(manifest_path.read_text())
             except (OSError, ValueError) as exc:
                 raise IndexMismatch(f"{manifest_path}: unreadable manifest ({exc})") from None
+            if not isinstance(self.manifest, dict):
+                raise IndexMismatch(f"{manifest_path}: unreadable manifest (not a JSON object)")
+            if not (self.path / "medrag.sqlite").is_file():
+                raise IndexDamaged(f"{self.path / 'medrag.sqlite'} is missing: the index's passages are gone (its "
+                                   "manifest is there); index the papers again into a new folder")
             if self.manifest.get("format") != FORMAT:
                 raise IndexMismatch(f"{self.path} is not a medrag index (manifest format {self.manifest.get('format')!r})")
             if int(self.manifest.get("version", 0)) > FORMAT_VERSION:
@@ -103,12 +127,23 @@ class Index:
                 raise IndexMismatch(
                     f"{self.path} was built with embedder {self.manifest['embedder']!r}, not {embedder!r}; "
                     "use that embedder or index into a new folder")
-        self.db = sqlite3.connect(self.path / "medrag.sqlite", isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        if self.format_version == FORMAT_VERSION:
-            self.db.executescript(FTS_SCHEMA)
+        database = self.path / "medrag.sqlite"
+        _check_not_cut_short(database)
+        try:
+            self.db = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            if self.format_version == FORMAT_VERSION:
+                self.db.executescript(FTS_SCHEMA)
+            stored = self.db.execute("SELECT length(vector) FROM chunks LIMIT 1").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexDamaged(f"{database}: not a readable SQLite database ({exc}); the index is damaged: index the "
+                               "papers again into a new folder") from None
+        if stored and stored[0] not in (2 * self.dimension, 4 * self.dimension):
+            raise IndexDamaged(f"{manifest_path}: dimension {self.dimension} does not match the stored vectors "
+                               f"({stored[0] // 2} dimensions in float16, or {stored[0] // 4} in float32); the "
+                               "manifest is damaged")
         if create and not manifest_path.exists():
             self._write_manifest()
         self._vectors: VectorIndex | None = None

@@ -100,6 +100,33 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return merged
 
 
+def whole_sentences(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each sentence of a passage less those the passage's edges cut: the first when
+    the passage begins in the middle of a sentence (in lower case, or with a figure reference's or a
+    clause's tail, "(Fig. 2B), indicating ...": the passage before it holds that sentence whole), and the last when it stops in the middle of one (no full stop, or only one after
+    an abbreviation, "... patient glucose levels (Fig."; the passage after it holds that sentence).
+    A short fragment that the first sentence took in ("mas. This was the only study ...") is cut off
+    and the sentence kept."""
+    spans = sentence_spans(text)
+    if spans and (text[spans[0][0]].islower() or _CONTINUES.match(text, spans[0][0])):
+        s, e = spans[0]
+        cut = _BREAK.search(text, s, e)
+        if cut and cut.end() < e and text[cut.end()].isupper():
+            spans[0] = (cut.end(), e)
+        else:
+            spans = spans[1:]
+    if spans:
+        last = text[spans[-1][0]:spans[-1][1]]
+        if not _ENDS_SENTENCE.search(last) or _ABBREVIATION.search(last + " "):
+            spans = spans[:-1]
+    return spans
+
+
+_CONTINUES = re.compile(r"[),;:\]]|\((?:figs?|figures?|tables?|refs?|see)\b", re.IGNORECASE)
+_ENDS_SENTENCE = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u2019\u201d)\]]*$")
+
+
+
 # ---- words ---------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?|[,.;:!?()\[\]]")
 _STOP = set("""
@@ -541,6 +568,11 @@ _META = [
     re.compile(r"^\W*(?:this|it|that)\s+(?:\w+\s+)?(?:summari[sz]\w*|conclud\w*|ends?|provid\w*|offer\w*|present\w*|"
                r"describ\w*|discuss\w*|outlin\w*|cover\w*|gives?)\b.*\b(?:report|paper|study|article|review|passages?|"
                r"points|details|information|summary|overview|discussion)\b", re.IGNORECASE),
+    # what the paper offers rather than what it found ("In conclusion, the information provided here provides
+    # some perspectives from patients ...")
+    re.compile(r"^\W*(?:in\s+(?:summary|conclusion|short|sum),?\s+)?(?:the\s+)?(?:information|data|evidence|work|"
+               r"material)\s+(?:provided|presented|reported|described|gathered)\s+(?:here|herein|in\s+this\s+"
+               r"(?:paper|study|article|review|report))\b", re.IGNORECASE),
     re.compile(r"\b(?:was|were|is|are|has been)\s+(?:published|funded|sponsored|supported by (?:a|the) grant)|"
                r"\b(?:doi|pmid|et al\.?)\s*[:\d]|\bthe (?:passages?|abstracts?|texts?|sources?) (?:do|does|did) not\b",
                re.IGNORECASE),
@@ -668,7 +700,8 @@ _AIM = re.compile(
     r"(?:it\s+)?(?:is|remains|was)\s+(?:still\s+)?(?:unknown|unclear|not\s+known|uncertain|controversial)\s+"
     r"(?:whether|if|how)\b|"
     r"in\s+(?:this|the\s+present|the\s+current|our)\s+(?:\w+\s+)?(?:study|paper|article|work|trial|analysis|"
-    r"report|investigation|survey),?\s+we\s+(?:assess|evaluat|investigat|examin|stud|compar|analy[sz]|explor|"
+    r"report|investigation|survey),?\s+we\s+(?:therefore\s+|thus\s+|hence\s+|here\s+|now\s+|further\s+|also\s+|"
+    r"first\s+)?(?:assess|evaluat|investigat|examin|stud|compar|analy[sz]|explor|"
     r"determin|describ|report|present|review|measur|test)\w*\b)", re.IGNORECASE)
 
 
@@ -712,7 +745,8 @@ def _methods_segments(passage: str) -> list[tuple[int, int]]:
 # "We retrospectively analyzed 78 patients", with no result in it (no test, comparison or direction).
 _PROCEDURE = re.compile(
     r"\b(?:we|(?:was|were|been)(?:\s+(?:then|also|retrospectively|prospectively|further|randomly|independently|"
-    r"subsequently|routinely|each|all))?)\s+(?:retrospectively\s+|prospectively\s+|then\s+|also\s+)?"
+    r"subsequently|routinely|each|all))?)\s+(?:retrospectively\s+|prospectively\s+|then\s+|also\s+|next\s+|"
+    r"further\s+|first\s+|additionally\s+)?"
     r"(?:assessed|measured|evaluated|recorded|compared|analy[sz]ed|performed|obtained|collected|reviewed|examined|"
     r"calculated|enrolled|included|randomi[sz]ed|allocated|assigned|divided|selected|administered|surveyed|"
     r"interviewed|recruited|quantified|tested|studied|screened|sampled|scored|categori[sz]ed|classified|"

@@ -175,6 +175,10 @@ def test_all_shared_pdfs_indexed_with_titles_pages_and_a_free_second_run(pdf_lib
         assert len(d["title"].split()) >= 4 and d["title"] != stem, d["title"]
         assert d["pages"] >= 4 and d["year"] and d["kind"] == "pdf"
     assert sum(bool(d["doi"]) for d in docs) >= 10
+    # the year of publication, not of submission: "Received: 25 September 2023 / ... / Published online:
+    # 17 February 2024" (the shared data's README gives each paper's year)
+    years = {d["source"].rsplit("/", 1)[-1]: d["year"] for d in docs}
+    assert years["10.1007_s00125-024-06103-w.pdf"] == 2024 and years["datta2010-dvt-prophylaxis-trauma.pdf"] == 2010
     spans = pdf_library.store.db.execute("SELECT min(page_start), max(page_end) FROM chunks").fetchone()
     assert spans[0] == 1 and spans[1] >= 10
 
@@ -201,3 +205,86 @@ def test_vectors_are_kept_as_float16_and_earlier_float32_rows_still_read(small_p
     batched = np.concatenate([v for _, v in store.vector_batches(size=7)])
     assert np.array_equal(batched, matrix)
     assert np.array_equal(stored_vectors(matrix), matrix)  # rounding twice changes nothing
+
+
+def test_a_damaged_index_is_named_and_never_written_over(tmp_path, small_pdfs):
+    from typer.testing import CliRunner
+
+    from rag import IndexDamaged
+    from rag.cli import app
+
+    lib = Library(tmp_path / "idx")
+    lib.index(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf", progress=False)
+    lib.store.close()  # the write-ahead log goes into medrag.sqlite
+
+    def damaged(name, change):
+        copy = tmp_path / name
+        shutil.copytree(tmp_path / "idx", copy)
+        change(copy)
+        return copy
+
+    cut = damaged("cut", lambda p: os.truncate(p / "medrag.sqlite", (p / "medrag.sqlite").stat().st_size // 2))
+    with pytest.raises(IndexDamaged, match="medrag.sqlite: cut short"):
+        Library(cut)
+    noise = damaged("noise", lambda p: (p / "medrag.sqlite").write_bytes(os.urandom(8192)))
+    with pytest.raises(IndexDamaged, match="medrag.sqlite: not a readable SQLite database"):
+        Library(noise)
+    gone = damaged("gone", lambda p: (p / "medrag.sqlite").unlink())
+    with pytest.raises(IndexDamaged, match="medrag.sqlite is missing"):
+        Library(gone)
+    with pytest.raises(IndexDamaged, match="missing"):
+        Library(gone).index(small_pdfs, progress=False)
+    assert not (gone / "medrag.sqlite").exists()  # no empty database put in its place
+    listed = damaged("listed", lambda p: (p / "manifest.json").write_text("[1, 2]"))
+    with pytest.raises(IndexMismatch, match="not a JSON object"):
+        Library(listed)
+
+    def wider(p):
+        manifest = json.loads((p / "manifest.json").read_text())
+        (p / "manifest.json").write_text(json.dumps({**manifest, "dimension": 768}))
+
+    with pytest.raises(IndexDamaged, match="dimension 768 does not match the stored vectors"):
+        Library(damaged("wider", wider))
+    with pytest.raises(IndexNotFound, match="is a file, not an index folder"):
+        Library(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf")
+    out = CliRunner().invoke(app, ["search", "-q", "heparin", "--index", str(cut)])
+    assert out.exit_code == 1 and out.output.startswith("medrag: error: ") and len(out.output.splitlines()) == 1
+
+
+def test_bad_sizes_and_limits_are_refused_before_a_new_index_is_written(tmp_path, small_pdfs):
+    for sizes in ({"chunk_tokens": -5}, {"overlap": -1}, {"chunk_tokens": 10, "overlap": 50}):
+        with pytest.raises(ValueError, match="chunk size|overlap"):
+            Library(tmp_path / "new", **sizes).index(small_pdfs, progress=False)
+    for limits in ({"max_pages": -1}, {"max_file_mb": -1}, {"max_file_mb": float("nan")}):
+        with pytest.raises(ValueError, match="max_pages|max_file_mb"):
+            Library(tmp_path / "new").index(small_pdfs, progress=False, **limits)
+    assert not (tmp_path / "new").exists()  # nothing written, so the next run with good values works
+
+
+def test_unreadable_unlisted_and_odd_paths_are_skipped_with_a_reason(tmp_path, small_pdfs, monkeypatch):
+    import rag.indexer
+    from rag.ingest import discover
+
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    for name in ("datta2010-dvt-prophylaxis-trauma.pdf", "tully2010-heart-failure-programmes.pdf"):
+        shutil.copy(small_pdfs / name, papers)
+    real_hash = rag.indexer.file_hash
+
+    def locked(path):
+        if path.name.startswith("tully"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_hash(path)
+
+    monkeypatch.setattr(rag.indexer, "file_hash", locked)  # as a file chmod 000 reads to a user who is not root
+    report = Library(tmp_path / "idx").index(papers, progress=False)
+    reasons = {os.path.basename(f.path): f.reason for f in report.skipped_files}
+    assert report.indexed == 1 and not report.ok
+    assert reasons["tully2010-heart-failure-programmes.pdf"] == "cannot be read (Permission denied)"
+    (tmp_path / "empty").mkdir()
+    os.mkfifo(tmp_path / "pipe.txt")
+    _, problems = discover([tmp_path / "empty", tmp_path / "pipe.txt", tmp_path / ("b" * 300 + ".txt")])
+    why = [p.reason for p in problems]
+    assert why[0].startswith("no file in this folder that medrag can read")
+    assert why[1] == "not a regular file or folder"
+    assert why[2].startswith("cannot be read (")

@@ -70,6 +70,37 @@ def test_bad_queries_get_clear_errors(pdf_library):
         pdf_library.search("   ")
     with pytest.raises(InvalidQuery, match="mode"):
         pdf_library.search("x", mode="fuzzy")
+    with pytest.raises(InvalidQuery, match="empty"):
+        pdf_library.search("\x00\x00")
+    with pytest.raises(InvalidQuery, match="max_per_doc"):
+        pdf_library.search("heparin", max_per_doc=-1)
+    everything = pdf_library.search("heparin", k=2**63 - 1)  # all of it (less passages that repeat another)
+    assert 0.95 * pdf_library.store.count_chunks() <= len(everything) <= pdf_library.store.count_chunks()
+    for options, wrong in (({"context_tokens": 0}, "context_tokens"), ({"max_new_tokens": -1}, "max_new_tokens"),
+                           ({"min_score": float("nan")}, "min_score"), ({"temperature": -1.0}, "temperature"),
+                           ({"max_per_doc": -1}, "max_per_doc")):
+        with pytest.raises(InvalidQuery, match=wrong):  # before any model is loaded or passage searched
+            pdf_library.summarize("heparin bleeding in trauma", model="extractive", **options)
+
+
+def test_bad_devices_dtypes_and_server_urls_are_named():
+    from rag import InvalidOption
+    from rag.client import Client
+    from rag.embed import pick_device
+    from rag.errors import ServerError
+    from rag.generate import load_generator
+
+    with pytest.raises(InvalidOption, match="not a device torch knows"):
+        pick_device("banana")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidOption, match="no CUDA device"):
+            pick_device("cuda")
+    with pytest.raises(InvalidOption, match="dtype 'bogus' is not one of"):
+        load_generator("smollm2", "cpu", "bogus")
+    with pytest.raises(ServerError, match="not an http"):
+        Client("not-a-url")
 
 
 def test_cjk_text_is_found_lexically(tmp_path):
@@ -137,6 +168,10 @@ def test_cli_search_json(pdf_library):
         assert key in data["hits"][0]
     bad = CliRunner().invoke(app, ["search", "--query", "", "--index", str(pdf_library.path)])
     assert bad.exit_code == 1 and "the query is empty" in bad.output
+    from rag import __version__
+
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.strip() == f"medrag {__version__}"
 
 
 def test_cli_index_and_info_json(tmp_path, small_pdfs):

@@ -17,23 +17,37 @@ class Limits:
     max_pages: int = 500
     max_file_mb: float = 100.0
 
+    def __post_init__(self):
+        if self.max_pages < 1:
+            raise ValueError(f"max_pages must be at least 1, not {self.max_pages}")
+        if not self.max_file_mb > 0 or self.max_file_mb == float("inf"):
+            raise ValueError(f"max_file_mb must be a number of MB above 0, not {self.max_file_mb}")
+
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[ParseError]]:
     """Files under the given paths that medrag can read, sorted; plus errors for paths that do not exist."""
     found: list[Path] = []
     problems: list[ParseError] = []
+    readable = f"medrag reads {', '.join(sorted(SUFFIXES))}"
     for p in paths:
-        if p.is_dir():
-            found += [f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in SUFFIXES
-                      and not any(part.startswith(".") for part in f.relative_to(p).parts)]
-        elif p.is_file():
-            if p.suffix.lower() in SUFFIXES:
-                found.append(p)
+        try:
+            if p.is_dir():
+                inside = [f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in SUFFIXES
+                          and not any(part.startswith(".") for part in f.relative_to(p).parts)]
+                if not inside:
+                    problems.append(ParseError(p, f"no file in this folder that medrag can read ({readable})"))
+                found += inside
+            elif p.is_file():
+                if p.suffix.lower() in SUFFIXES:
+                    found.append(p)
+                else:
+                    problems.append(ParseError(p, f"unsupported file type {p.suffix or '(none)'}; {readable}"))
+            elif p.exists():
+                problems.append(ParseError(p, "not a regular file or folder"))
             else:
-                problems.append(ParseError(p, f"unsupported file type {p.suffix or '(none)'}; "
-                                              f"medrag reads {', '.join(sorted(SUFFIXES))}"))
-        else:
-            problems.append(ParseError(p, "no such file or folder"))
+                problems.append(ParseError(p, "no such file or folder"))
+        except OSError as exc:  # a name too long for the file system, a folder that cannot be listed
+            problems.append(ParseError(p, f"cannot be read ({exc.strerror or exc})"))
     return found, problems
 
 

@@ -157,12 +157,18 @@ def read_ris(path: Path, text: str) -> Records:
 
 
 def read_bibtex(path: Path, text: str) -> Records:
+    import logging
+
     import bibtexparser
 
+    splitter = logging.getLogger("bibtexparser.splitter")  # its own report of a bad block: ours names the file
+    quiet, splitter.disabled = splitter.disabled, True
     try:
         library = bibtexparser.parse_string(text)
     except Exception as exc:
         raise ParseError(path, f"malformed BibTeX ({exc})") from None
+    finally:
+        splitter.disabled = quiet
 
     def clean(value) -> str:
         return " ".join(str(value or "").replace("{", "").replace("}", "").split())

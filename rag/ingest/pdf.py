@@ -152,9 +152,12 @@ def _authors(raw: str) -> tuple[str, ...]:
 
 
 def _year(head: str, creation: str) -> int | None:
-    m = _YEAR_HINT.search(head)
-    if m:
-        return int(m.group(1))
+    """The publication year: the latest year the first page gives beside "Received", "Accepted",
+    "Published" or a copyright sign (a paper received in 2023 may be published in 2024), else the
+    file's creation year."""
+    years = [int(m.group(1)) for m in _YEAR_HINT.finditer(head)]
+    if years:
+        return max(years)
     m = re.match(r"D:((?:19|20)\d\d)", creation)
     return int(m.group(1)) if m else None
 
