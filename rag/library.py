@@ -17,7 +17,7 @@ from .results import Hits
 from .summarize import EXTRACTIVE, SummarizeOptions, summarize as _summarize, summarize_extractive
 from .summarize import summarize_many as _summarize_many
 from .summary import Summary
-from .store import Index
+from .store import FORMAT_VERSION, Index
 from .vectors import INDEX_TYPES
 
 
@@ -253,6 +253,8 @@ class Library:
                 raise IndexNotFound(f"no medrag index at {self.path}")
             self._index = Index(self.path, embedder=self._requested_embedder, upgrading=True)
         store = self._index
+        if store.format_version >= FORMAT_VERSION:
+            return 0  # already current: nothing to embed (and no progress bar standing at 0%)
         bar = None
         if progress:
             from tqdm.auto import tqdm

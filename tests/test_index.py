@@ -179,6 +179,11 @@ def test_all_shared_pdfs_indexed_with_titles_pages_and_a_free_second_run(pdf_lib
     # 17 February 2024" (the shared data's README gives each paper's year)
     years = {d["source"].rsplit("/", 1)[-1]: d["year"] for d in docs}
     assert years["10.1007_s00125-024-06103-w.pdf"] == 2024 and years["datta2010-dvt-prophylaxis-trauma.pdf"] == 2010
+    # the journal, where the PDF's Subject is a citation (the MDPI paper puts its abstract there instead)
+    journals = {d["source"].rsplit("/", 1)[-1]: d["journal"] for d in docs}
+    assert journals["10.1007_s00125-024-06103-w.pdf"] == "Diabetologia" and journals["10.1126_science.abi9591.pdf"] \
+        == "Science" and journals["datta2010-dvt-prophylaxis-trauma.pdf"] == "Journal of Trauma Management & Outcomes"
+    assert journals["10.3390_cancers14194849.pdf"] is None
     spans = pdf_library.store.db.execute("SELECT min(page_start), max(page_end) FROM chunks").fetchone()
     assert spans[0] == 1 and spans[1] >= 10
 

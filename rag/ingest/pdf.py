@@ -68,6 +68,7 @@ def read_pdf(path: Path, max_pages: int) -> Document:
         authors=_authors(_meta(meta, "/Author")),
         year=_year(head, _meta(meta, "/CreationDate")),
         doi=_doi(meta, head),
+        journal=_journal(_meta(meta, "/Subject")),
         references=tuple(references),
         page_count=count,
     )
@@ -143,6 +144,19 @@ def _pick_title(from_font: str, from_meta: str, head: str, path: Path) -> str:
         if len(line.split()) >= 4 and not _NOT_A_TITLE.search(line):
             return line.strip()
     return path.stem
+
+
+_CITATION_SUBJECT = re.compile(r"\s*([A-Za-z][A-Za-z&.' -]{1,80}?)\s*(?:,|\s(?:19|20)\d\d\b)")
+
+
+def _journal(subject: str) -> str | None:
+    """The journal's name where the PDF's Subject is a citation ("Diabetologia, https://doi.org/...",
+    "Cancer Cell, 40 (2022) 1060-1076", "Science 2022.376:eabi9591"); not an abstract put there."""
+    m = _CITATION_SUBJECT.match(subject)
+    if not m or not (DOI_RE.search(subject) or re.search(r"\b(?:19|20)\d\d\b", subject)):
+        return None
+    name = m.group(1).strip(" .-")
+    return name if 1 <= len(name.split()) <= 8 else None
 
 
 def _authors(raw: str) -> tuple[str, ...]:
