@@ -248,7 +248,7 @@ def summarize(
 
 def _summarize_file(path: Path, index, device, server, as_json: bool, out, options: dict, dtype) -> None:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").replace("\x00", "").splitlines()  # NUL bytes are no text
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"{path}: cannot read the questions ({getattr(exc, 'strerror', None) or exc})")
     queries = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]

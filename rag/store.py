@@ -66,7 +66,14 @@ DOC_COLUMNS = "doc_id, file_hash, source, kind, title, authors, year, doi, pmid,
 
 def _check_not_cut_short(database: Path) -> None:
     """IndexDamaged when the SQLite file is shorter than its own header says (a copy cut short, a full
-    disk): SQLite itself notices only when it reads a missing page, in the middle of some query."""
+    disk): SQLite itself notices only when it reads a missing page, in the middle of some query. Not
+    while a write-ahead log is beside it: another process may be writing, and a checkpoint writes the
+    header before the pages it adds."""
+    try:
+        if database.with_name(database.name + "-wal").stat().st_size > 0:
+            return
+    except FileNotFoundError:
+        pass
     try:
         with open(database, "rb") as f:
             header = f.read(100)
