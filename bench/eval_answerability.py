@@ -25,7 +25,7 @@ from pathlib import Path
 from common import ROOT, need_data
 
 from rag import Library
-from rag.coverage import Coverage, names_retrieved, question_coverage
+from rag.coverage import Coverage, papers_naming, question_coverage
 from rag.evaluate import pubmedqa_sets
 from rag.summarize import MIN_COVERAGE, MIN_EVIDENCE, NAMED_COVERAGE
 
@@ -41,14 +41,17 @@ def gate(lib: Library, question: str, hits) -> tuple[float, Coverage, bool]:
     gene, variant or drug, for the first K hits."""
     hits = list(hits)[:K]
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-    return best, question_coverage(lib.store, question, hits), bool(hits) and names_retrieved(lib.store, question, hits)
+    named = papers_naming(lib.store, question, hits)
+    passes_on_name = bool(named) and question_coverage(
+        lib.store, question, [h for h in hits if h.doc_id in named]).share >= NAMED_COVERAGE
+    return best, question_coverage(lib.store, question, hits), passes_on_name
 
 
 def passed(rows: list[tuple[float, float, bool]], cut: float, named: bool = True) -> float:
     """The share that passes as rag/summarize.py's retrieve_for_summary lets it: a passage close enough,
     or (`named`) a retrieved paper naming the question's drug or gene that holds NAMED_COVERAGE of its
     words; then the coverage cut."""
-    return sum((s >= MIN_EVIDENCE or (named and n and c >= NAMED_COVERAGE)) and c >= cut for s, c, n in rows) / len(rows)
+    return sum((s >= MIN_EVIDENCE or (named and n)) and c >= cut for s, c, n in rows) / len(rows)
 
 
 def main(argv: list[str] | None = None):

@@ -5,6 +5,7 @@ import bisect
 import re
 from typing import Callable
 
+from .errors import InvalidOption
 from .ingest.cleanup import BACK_MATTER_SECTIONS, looks_like_heading, section_opened_by
 from .records import Chunk, Document
 
@@ -19,11 +20,11 @@ SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "！", "？", "; ", "；", 
 
 
 def check_sizes(chunk_tokens: int, overlap: int) -> None:
-    """ValueError naming the passage size or overlap that cannot be used."""
+    """InvalidOption (a ValueError) naming the passage size or overlap that cannot be used."""
     if chunk_tokens < 16:
-        raise ValueError(f"chunk size {chunk_tokens} tokens is too small (minimum 16)")
+        raise InvalidOption(f"chunk size {chunk_tokens} tokens is too small (minimum 16)")
     if not 0 <= overlap < chunk_tokens:
-        raise ValueError(f"overlap {overlap} must be at least 0 and below the chunk size {chunk_tokens}")
+        raise InvalidOption(f"overlap {overlap} must be at least 0 and below the chunk size {chunk_tokens}")
 
 
 class Chunker:

@@ -124,9 +124,9 @@ def info(index: Optional[Path] = IndexOpt,
     typer.echo(f"format     v{data['version']}, written by medrag {data['medrag_version']} at {data['updated']}")
     for d in docs or []:
         ids = " ".join(x for x in (f"PMID {d['pmid']}" if d["pmid"] else "", f"doi:{d['doi']}" if d["doi"] else "") if x)
-        source = Path(d["source"]).name + (f"#{d['record']}" if d.get("record") else "") if d.get("source") else ""
         typer.echo(f"  {d['doc_id']}  {d['year'] or '----'}  {d['title'][:70]}  {ids}".rstrip())
-        typer.echo(f"      {source}" if source else "")
+        if d.get("source"):
+            typer.echo(f"      {Path(d['source']).name}" + (f"#{d['record']}" if d.get("record") else ""))
 
 
 @app.command()

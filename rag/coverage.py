@@ -155,14 +155,18 @@ def unindexed_names(index: Index, question: str) -> tuple[str, ...]:
     return tuple(w for k, w in key_words(question).items() if is_entity(w) and not _anywhere(index, k))
 
 
-def names_retrieved(index: Index, question: str, hits: list[Hit]) -> bool:
-    """Whether a retrieved paper names one of the question's genes, variants or drugs (`query.is_entity`)."""
+def papers_naming(index: Index, question: str, hits: list[Hit]) -> set[str]:
+    """The retrieved papers that name one of the question's genes, variants or drugs (`query.is_entity`);
+    none for a question in Chinese, Japanese or Korean script, whose words are not weighed."""
+    if CJK_RE.search(question):
+        return set()
     names = [k for k, w in key_words(question).items() if is_entity(w)]
-    for doc_id in dict.fromkeys(h.doc_id for h in hits):
+    named = set()
+    for doc_id in dict.fromkeys(h.doc_id for h in hits) if names else ():
         ids = index.db.execute("SELECT min(id), max(id) FROM chunks WHERE doc_id=?", (doc_id,)).fetchone()
         if ids[0] is not None and any(_in_paper(index, n, doc_id, ids) for n in names):
-            return True
-    return False
+            named.add(doc_id)
+    return named
 
 
 def question_coverage(index: Index, question: str, hits: list[Hit]) -> Coverage:

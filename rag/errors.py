@@ -30,6 +30,10 @@ class IndexDamaged(MedragError):
     """A file of the index is missing or cannot be read; the message names it."""
 
 
+class IndexUnavailable(MedragError):
+    """The index's database cannot be opened (a read-only folder, a full disk); nothing is wrong with it."""
+
+
 class InvalidOption(MedragError, ValueError):
     """An option's value cannot be used (a negative size, an unknown device or dtype)."""
 

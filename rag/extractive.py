@@ -54,7 +54,8 @@ TYPICAL_WEIGHT = 0.3
 # question left without one; counted after the cut instead: 4.46, 0.761). Full-text key sentence among
 # the findings, with the blank-line fix of verify.sentence_spans: 0.731 -> 0.746 on the questions the
 # rules were tuned on, 0.562 -> 0.637 on 40 later ones (bench/data/fulltext_questions_2.jsonl; the fix
-# alone: 0.708, 0.562); PubMedQA ROUGE-L 0.149 either way.
+# alone: 0.708, 0.562); PubMedQA ROUGE-L 0.149 either way. (Measured when it came in; bench/README.md
+# has the figures since.)
 PASSAGE_RANK_WEIGHT = 0.01
 PASSAGE_RANK_CAP = 8
 _METHOD_SECTIONS = re.compile(r"method|material|procedure|introduction|background|statistic", re.IGNORECASE)

@@ -12,7 +12,7 @@ from .chunk import Chunker
 from .context import embedding_text, passage_context
 from .embed import Embedder
 from .errors import MedragError, ParseError
-from .ingest import Limits, discover, load
+from .ingest import EmptyFolder, Limits, discover, load
 from .records import FileOutcome, IndexReport
 from .store import Index
 
@@ -52,6 +52,8 @@ def run_index(index: Index, embedder: Embedder, chunker: Chunker, paths: list[Pa
     report = IndexReport(index=str(index.path))
     files, missing = discover(paths)
     for problem in missing:
+        if prune and isinstance(problem, EmptyFolder):
+            continue  # emptied on purpose: --prune removes its documents
         report.files.append(FileOutcome(problem.path, "skipped", problem.reason))
     report.seen = len(files)
     index.vectors  # load (or rebuild) once, so each file's vectors are added in place

@@ -38,7 +38,7 @@ _TOKEN = re.compile(r"\S+")
 # class named for its drugs, "carbapenem", counts too).
 _ENTITY = re.compile(r"^(?:[A-Za-z]+\d+[A-Za-z0-9]*|\d+[A-Za-z]+[A-Za-z0-9]*|[A-Z][A-Z0-9]{2,}[a-z]?)$")
 _DRUG = re.compile(r"(?:mab|nib|parin|statin|pril|sartan|olol|mycin|cillin|azole|formin|gliptin|glutide|prazole|"
-                   r"vir|platin|rubicin|taxel|sorasib|floxacin|cycline|xaban|gatran|penem)$|^cef[a-z]{4,}",
+                   r"vir|platin|rubicin|taxel|rasib|floxacin|cycline|xaban|gatran|penem)$|^cef[a-z]{4,}",
                    re.IGNORECASE)
 _UNIT = re.compile(r"^(?:%|mg|g|kg|ml|l|mm|cm|nm|µm|um|mmol|mol|mm|µg|ug|ng|iu|u|h|hr|hrs|days?|weeks?|months?|"
                    r"years?|fold)$", re.IGNORECASE)

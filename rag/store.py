@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated
+from .errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound, IndexOutdated, IndexUnavailable
 from . import lexical
 from .context import embedding_text, passage_context
 from .records import Chunk, Document
@@ -117,9 +117,6 @@ class Index:
                 raise IndexMismatch(f"{manifest_path}: unreadable manifest ({exc})") from None
             if not isinstance(self.manifest, dict):
                 raise IndexMismatch(f"{manifest_path}: unreadable manifest (not a JSON object)")
-            if not (self.path / "medrag.sqlite").is_file():
-                raise IndexDamaged(f"{self.path / 'medrag.sqlite'} is missing: the index's passages are gone (its "
-                                   "manifest is there); index the papers again into a new folder")
             if self.manifest.get("format") != FORMAT:
                 raise IndexMismatch(f"{self.path} is not a medrag index (manifest format {self.manifest.get('format')!r})")
             if int(self.manifest.get("version", 0)) > FORMAT_VERSION:
@@ -130,6 +127,9 @@ class Index:
                 raise IndexOutdated(
                     f"{self.path} has index format v{self.format_version}, which embeds passages without their title "
                     f"and section; upgrade it in place with: medrag upgrade --index {self.path}")
+            if not (self.path / "medrag.sqlite").is_file():
+                raise IndexDamaged(f"{self.path / 'medrag.sqlite'} is missing: the index's passages are gone (its "
+                                   "manifest is there); index the papers again into a new folder")
             if embedder and embedder != self.manifest["embedder"]:
                 raise IndexMismatch(
                     f"{self.path} was built with embedder {self.manifest['embedder']!r}, not {embedder!r}; "
@@ -145,8 +145,11 @@ class Index:
                 self.db.executescript(FTS_SCHEMA)
             stored = self.db.execute("SELECT length(vector) FROM chunks LIMIT 1").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise IndexDamaged(f"{database}: not a readable SQLite database ({exc}); the index is damaged: index the "
-                               "papers again into a new folder") from None
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+                raise IndexDamaged(f"{database}: not a readable SQLite database ({exc}); the index is damaged: index "
+                                   "the papers again into a new folder") from None
+            raise IndexUnavailable(f"{database}: cannot be opened ({exc}); check that the folder can be written "
+                                   "and the disk has room") from None
         if stored and stored[0] not in (2 * self.dimension, 4 * self.dimension):
             raise IndexDamaged(f"{manifest_path}: dimension {self.dimension} does not match the stored vectors "
                                f"({stored[0] // 2} dimensions in float16, or {stored[0] // 4} in float32); the "

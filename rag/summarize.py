@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from .coverage import names_retrieved, question_coverage, unindexed_names
+from .coverage import papers_naming, question_coverage, unindexed_names
 from .embed import Embedder
 from .errors import InvalidQuery
 from .extractive import extract
@@ -17,11 +17,10 @@ from .records import Hit
 from .rerank import Reranker
 from .retrieve import Filters, search
 from .store import Index
-from .summary import Citation, Finding, Reference, Summary, _clip
+from .summary import EXTRACTIVE, Citation, Finding, Reference, Summary, _clip
 from .verify import INFERRED, NOT_A_FINDING, Verifier, is_meta_statement, not_a_finding
 
 MAX_FINDINGS = 7
-EXTRACTIVE = "extractive"  # the model name that asks for the extractive summarizer
 
 # Best-passage cosine similarity below which the index is taken not to answer the question.
 # Calibrated with bench/calibrate_thresholds.py for all-MiniLM-L6-v2 (see README); other embedders
@@ -32,10 +31,8 @@ MIN_EVIDENCE = 0.42
 MIN_COVERAGE = 0.35
 # A question that names a gene, variant or drug ("Does sotorasib induce MHC class I presentation?") can be
 # answered by a paper that names it although no passage is close enough in meaning (short questions embed
-# poorly): below MIN_EVIDENCE it still passes when a retrieved paper holding the name holds this share of
-# the question's key words. bench/eval_answerability.py-style run: PDF questions asked in other words
-# 0.972 -> 1.000 passed, PubMedQA answered 0.976 -> 0.978, PubMedQA not answered 0.374 -> 0.376, the PDF
-# questions not answered unchanged (0.958); at MIN_COVERAGE instead of 0.6 one of those passed too.
+# poorly): below MIN_EVIDENCE it still passes when a retrieved paper that names it holds this share of the
+# question's key words (bench/eval_answerability.py; bench/README.md, "Answerability").
 NAMED_COVERAGE = 0.6
 
 
@@ -78,14 +75,17 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
     hits = search(index, embedder, query, options.k, mode=options.mode, max_per_doc=options.max_per_doc,
                   filters=options.filters, reranker=options.reranker)
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-    cover = None
     if best < options.min_score:
-        if hits and names_retrieved(index, query, hits):
-            cover = question_coverage(index, query, hits)
-        if cover is None or cover.share < max(NAMED_COVERAGE, options.min_coverage):
-            return [], ((f"No passage is close enough to the question (best similarity {best:.2f}, "
-                         f"threshold {options.min_score:.2f}); the model was not run.") if hits else "The index is empty.")
-    if cover is None and options.min_coverage > 0:
+        # passed on a name or not at all: then the evidence is the passages of the papers that name it
+        named = papers_naming(index, query, hits)
+        named_hits = [h for h in hits if h.doc_id in named]
+        if named_hits and question_coverage(index, query, named_hits).share >= max(NAMED_COVERAGE,
+                                                                                      options.min_coverage):
+            return named_hits, None
+        return [], ((f"No passage is close enough to the question (best similarity {best:.2f}, "
+                     f"threshold {options.min_score:.2f}); the model was not run.") if hits else "The index is empty.")
+    cover = None
+    if options.min_coverage > 0:
         cover = question_coverage(index, query, hits)
     if cover and cover.share < options.min_coverage:
         title = next(h.title for h in hits if h.doc_id == cover.doc_id) or "untitled"
@@ -97,8 +97,6 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
     # of a paper that has one above the threshold (its results are less like the question than its
     # aims, and are what answers it).
     close = {h.doc_id for h in hits if (h.dense_score or 0.0) >= options.min_score}
-    if best < options.min_score:
-        close.add(cover.doc_id)  # passed on a name: the paper that names it, and holds the question's words
     return [h for i, h in enumerate(hits) if i < 3 or h.doc_id in close], None
 
 

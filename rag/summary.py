@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from .pack import Evidence
 from .verify import Support
 
+EXTRACTIVE = "extractive"  # the model name that asks for the extractive summarizer
+
 MARKS = {"supported": "", "partial": "?", "unsupported": "✗"}
 
 
@@ -174,10 +176,9 @@ class Summary:
 
     @property
     def verbatim(self) -> bool:
-        """Whether every finding is a sentence of its paper, verbatim (the extractive summarizer's, or
-        the fallback's): each is its own quote, so "supported" says nothing about it."""
-        return bool(self.findings) and all(len(f.citations) == 1 and f.citations[0].quote == " ".join(f.text.split())
-                                           for f in self.findings)
+        """Whether the findings are sentences of the papers, verbatim (the extractive summarizer's, or a
+        generator's fallback to them): each is its own quote, so "supported" says nothing about it."""
+        return bool(self.findings) and (self.model == EXTRACTIVE or bool(self.fallback))
 
     def _footer(self) -> str:
         share = self.supported_share

@@ -102,29 +102,44 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def whole_sentences(text: str) -> list[tuple[int, int]]:
     """The (start, end) of each sentence of a passage less those the passage's edges cut: the first when
-    the passage begins in the middle of a sentence (in lower case, or with a figure reference's or a
-    clause's tail, "(Fig. 2B), indicating ...": the passage before it holds that sentence whole), and the last when it stops in the middle of one (no full stop, or only one after
-    an abbreviation, "... patient glucose levels (Fig."; the passage after it holds that sentence).
-    A short fragment that the first sentence took in ("mas. This was the only study ...") is cut off
-    and the sentence kept."""
+    the passage begins in the middle of a sentence (with a common word in lower case, or a figure
+    reference's or a clause's tail, "(Fig. 2B), indicating ..."; not "siRNA", "p53" or "mTOR"), and the
+    last when it stops in the middle of one (no full stop, or one after "Fig.", "et al.", "e.g.", "vs."
+    ...). The passage before or after, which overlaps it, holds such a sentence whole. A short fragment
+    that the first sentence took in ("mas. This was the only study ...") is cut off and the sentence kept."""
     spans = sentence_spans(text)
-    if spans and (text[spans[0][0]].islower() or _CONTINUES.match(text, spans[0][0])):
+    if spans and (_CUT_WORD.match(text, spans[0][0]) or _CONTINUES.match(text, spans[0][0])
+                  or _REFERENCE_TAIL.match(text, spans[0][0])):
         s, e = spans[0]
-        cut = _BREAK.search(text, s, e)
-        if cut and cut.end() < e and text[cut.end()].isupper():
+        cut = next((m for m in _BREAK.finditer(text, s, e) if _ends_sentence_at(text, s, m)), None)
+        if cut:
             spans[0] = (cut.end(), e)
-        else:
+        elif not _REFERENCE_TAIL.match(text, s):  # "S2D) or on the proliferation ...": what it says stays
             spans = spans[1:]
     if spans:
         last = text[spans[-1][0]:spans[-1][1]]
-        if not _ENDS_SENTENCE.search(last) or _ABBREVIATION.search(last + " "):
+        if not _ENDS_SENTENCE.search(last) or _CUT_AT.search(last):
             spans = spans[:-1]
     return spans
 
 
-_CONTINUES = re.compile(r"[),;:\]]|\((?:figs?|figures?|tables?|refs?|see)\b", re.IGNORECASE)
-_ENDS_SENTENCE = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u2019\u201d)\]]*$")
+def _ends_sentence_at(text: str, start: int, m: re.Match) -> bool:
+    """Whether a break `m` found by _BREAK ends a sentence, as sentence_spans decides it."""
+    nxt = text[m.end():m.end() + 1]
+    return bool(nxt) and nxt.isupper() and not _ABBREVIATION.search(text[max(start, m.start() - 8):m.end()])
 
+
+_CUT_WORD = re.compile(r"[a-z]+\b(?![\w-])")  # a common word in lower case ("and", "the"), not "siRNA", "p53"
+# The tail of a clause the passage before began: "), indicating", "(Fig. 2B), indicating"; and of a
+# figure reference, "S6E). However, ...", cut off where a sentence follows it and kept where none does.
+_CONTINUES = re.compile(r"[),;:\]]|\((?:figs?|figures?|tables?|refs?|see)\b", re.IGNORECASE)
+_REFERENCE_TAIL = re.compile(r"[^\s(\[]{1,15}[)\]]")
+# A full stop that ends a sentence: after it perhaps quotes or brackets, and a citation's superscript
+# numbers ("... arm.12,13") or brackets ("... arm. [12]").
+_ENDS_SENTENCE = re.compile(r"[.!?\u3002\uff01\uff1f][\"'\u2019\u201d)\]]*(?:\s*\[\d+(?:[,\u2013-]\s*\d+)*\]|"
+                            r"\d+(?:[,\u2013-]\d+)*)?$")
+# A full stop that does not: after an abbreviation a sentence goes on from ("(Fig.", "et al.", "vs.").
+_CUT_AT = re.compile(r"\b(?:figs?|et al|e\.g|i\.e|vs|refs?|cf|approx|ca|nos?|eqs?|suppl)\.$", re.IGNORECASE)
 
 
 # ---- words ---------------------------------------------------------------------------------------

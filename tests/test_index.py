@@ -184,6 +184,11 @@ def test_all_shared_pdfs_indexed_with_titles_pages_and_a_free_second_run(pdf_lib
     assert journals["10.1007_s00125-024-06103-w.pdf"] == "Diabetologia" and journals["10.1126_science.abi9591.pdf"] \
         == "Science" and journals["datta2010-dvt-prophylaxis-trauma.pdf"] == "Journal of Trauma Management & Outcomes"
     assert journals["10.3390_cancers14194849.pdf"] is None
+    from rag.ingest.pdf import _journal
+
+    for abstract in ("In this study, we assessed outcomes between 2010 and 2015.", "Results, 12 patients improved.",
+                     "Heart failure, 2019 remains common."):
+        assert _journal(abstract) is None
     spans = pdf_library.store.db.execute("SELECT min(page_start), max(page_end) FROM chunks").fetchone()
     assert spans[0] == 1 and spans[1] >= 10
 
@@ -215,7 +220,7 @@ def test_vectors_are_kept_as_float16_and_earlier_float32_rows_still_read(small_p
 def test_a_damaged_index_is_named_and_never_written_over(tmp_path, small_pdfs):
     from typer.testing import CliRunner
 
-    from rag import IndexDamaged
+    from rag import IndexDamaged, IndexUnavailable
     from rag.cli import app
 
     lib = Library(tmp_path / "idx")
@@ -252,6 +257,21 @@ def test_a_damaged_index_is_named_and_never_written_over(tmp_path, small_pdfs):
         Library(damaged("wider", wider))
     with pytest.raises(IndexNotFound, match="is a file, not an index folder"):
         Library(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "manifest.json").write_text('{"name": "another tool"}')
+    with pytest.raises(IndexMismatch, match="is not a medrag index"):
+        Library(foreign)
+
+    def read_only(*args, **kwargs):
+        error = sqlite3.OperationalError("attempt to write a readonly database")
+        error.sqlite_errorname = "SQLITE_READONLY"
+        raise error
+
+    with pytest.MonkeyPatch.context() as patch:  # a healthy index in a folder that cannot be written
+        patch.setattr(sqlite3, "connect", read_only)
+        with pytest.raises(IndexUnavailable, match="cannot be opened"):
+            Library(tmp_path / "idx")
     out = CliRunner().invoke(app, ["search", "-q", "heparin", "--index", str(cut)])
     assert out.exit_code == 1 and out.output.startswith("medrag: error: ") and len(out.output.splitlines()) == 1
 
@@ -292,4 +312,38 @@ def test_unreadable_unlisted_and_odd_paths_are_skipped_with_a_reason(tmp_path, s
     why = [p.reason for p in problems]
     assert why[0].startswith("no file in this folder that medrag can read")
     assert why[1] == "not a regular file or folder"
-    assert why[2].startswith("cannot be read (")
+    assert why[2].startswith("cannot be read (") or why[2] == "no such file or folder"  # as the Python reports it
+    # a folder emptied on purpose, with --prune, removes its documents and is no skip
+    for f in papers.iterdir():
+        f.unlink()
+    pruned = Library(tmp_path / "idx").index(papers, prune=True, progress=False)
+    assert pruned.ok and pruned.removed == 1
+
+
+def test_an_index_whose_writer_died_mid_checkpoint_opens_and_heals(tmp_path, small_pdfs):
+    """A checkpoint writes the database's first page (its new page count) before the pages it adds; a
+    writer killed between the two leaves a main file shorter than its header says, beside the write-ahead
+    log that completes it. That is no damage: SQLite recovers it, so medrag must open it."""
+    lib = Library(tmp_path / "idx")
+    lib.index(small_pdfs / "datta2010-dvt-prophylaxis-trauma.pdf", progress=False)
+    before = lib.store.count_chunks()
+    lib.store.close()
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    shutil.copytree(tmp_path / "idx", killed)
+    writer = ("import os, sqlite3, sys\n"
+              "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "db.execute('PRAGMA journal_mode=WAL'); db.execute('PRAGMA wal_autocheckpoint=0')\n"
+              "db.execute('INSERT INTO chunks(doc_id, ordinal, text, vector, context) SELECT doc_id, ordinal + 10000, "
+              "text, vector, context FROM chunks')\n"
+              "os._exit(0)\n")  # dies without a checkpoint: the new pages are in the log only
+    subprocess.run([sys.executable, "-c", writer, str(killed / "medrag.sqlite")], check=True)
+    shutil.copytree(killed, whole)
+    db = sqlite3.connect(whole / "medrag.sqlite")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    page = int.from_bytes((whole / "medrag.sqlite").read_bytes()[16:18], "big")
+    with open(killed / "medrag.sqlite", "r+b") as f:  # the checkpoint got as far as the first page
+        f.write((whole / "medrag.sqlite").read_bytes()[:page])
+    assert (killed / "medrag.sqlite").stat().st_size < int.from_bytes(
+        (killed / "medrag.sqlite").read_bytes()[28:32], "big") * page
+    assert Index(killed).count_chunks() == 2 * before

@@ -338,3 +338,29 @@ def test_a_number_bound_or_a_body_part_is_no_direction(embedder):
     assert verify.polarity("curves of more than 40 degrees in the lower limb").directions == frozenset()
     assert verify.polarity("the curve grew more than the other").directions == {("amount", 1, "more")}
     assert verify.polarity("lower body mass index").directions == {("amount", -1, "lower")}  # no body part
+
+
+def test_a_passage_s_edges_cut_no_whole_sentence_of_its_own():
+    from rag.verify import whole_sentences
+
+    def kept(text):
+        return [text[s:e] for s, e in whole_sentences(text)]
+
+    # begun in the passage before: dropped, or cut off where a sentence of its own starts
+    assert kept("and the cells died. The next sentence is whole.") == ["The next sentence is whole."]
+    assert kept("(Fig. 2B), indicating apoptosis. Notably, the cells lived.") == ["Notably, the cells lived."]
+    assert kept("mas. This was the only study with complications. It ended.") == [
+        "This was the only study with complications.", "It ended."]
+    assert kept("S6E). However, the rest went on as before. Final one.") == [
+        "However, the rest went on as before.", "Final one."]
+    assert kept("S2D) or on CD4+ T cells after anti-CD3 stimulation (fig. S2E). Next one.")[0].startswith("S2D)")
+    # a name in lower case is the start of a sentence, and an abbreviation within it no break
+    for whole in ("siRNA knockdown reduced expression.", "p53 was mutated in most samples.",
+                  "mTOR inhibition lowered HbA1c vs. DMSO control in all lines.", "scRNA-seq analysis found two groups."):
+        assert kept(whole + " The end.")[0] == whole
+    # stopped in the middle of one: dropped; a full stop after a single capital, a unit or a citation ends one
+    assert kept("This is one whole sentence. Then one cut at (Fig.") == ["This is one whole sentence."]
+    assert kept("This is one whole sentence. And one without a stop") == ["This is one whole sentence."]
+    for ending in ("Samples were kept at 4°C.", "Doses were raised in group A.", "Tumours shrank in the arm.12,13",
+                   "Tumours shrank in the arm. [12]"):
+        assert ending.split(" [")[0] in kept("This is one whole sentence. " + ending)

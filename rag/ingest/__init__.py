@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ParseError
+from ..errors import InvalidOption, ParseError
 from ..records import Document, Page
 from . import abstracts, jats
 from .pdf import read_pdf
@@ -19,9 +19,13 @@ class Limits:
 
     def __post_init__(self):
         if self.max_pages < 1:
-            raise ValueError(f"max_pages must be at least 1, not {self.max_pages}")
+            raise InvalidOption(f"max_pages must be at least 1, not {self.max_pages}")
         if not self.max_file_mb > 0 or self.max_file_mb == float("inf"):
-            raise ValueError(f"max_file_mb must be a number of MB above 0, not {self.max_file_mb}")
+            raise InvalidOption(f"max_file_mb must be a number of MB above 0, not {self.max_file_mb}")
+
+
+class EmptyFolder(ParseError):
+    """A folder given to index that holds no file medrag reads (with --prune, the way to empty an index)."""
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[ParseError]]:
@@ -35,7 +39,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[ParseError]]:
                 inside = [f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in SUFFIXES
                           and not any(part.startswith(".") for part in f.relative_to(p).parts)]
                 if not inside:
-                    problems.append(ParseError(p, f"no file in this folder that medrag can read ({readable})"))
+                    problems.append(EmptyFolder(p, f"no file in this folder that medrag can read ({readable})"))
                 found += inside
             elif p.is_file():
                 if p.suffix.lower() in SUFFIXES:

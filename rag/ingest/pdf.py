@@ -13,7 +13,7 @@ from .cleanup import clean_pdf_pages, fix_ligatures, join_hyphenated
 
 DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>,;]+[^\s\"<>,;.)\]])")
 _YEAR_HINT = re.compile(
-    r"(?:©|\(c\)|copyright|published(?: online)?:?|accepted:?|received:?)[^\n]{0,40}?\b((?:19|20)\d\d)\b",
+    r"(?:©|copyright|published(?: online)?:?|accepted:?|received:?)[^\n]{0,40}?\b((?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
 _NOT_A_TITLE = re.compile(r"www\.|https?:|journal|volume|issn|doi|research article|open access", re.I)
@@ -146,16 +146,16 @@ def _pick_title(from_font: str, from_meta: str, head: str, path: Path) -> str:
     return path.stem
 
 
-_CITATION_SUBJECT = re.compile(r"\s*([A-Za-z][A-Za-z&.' -]{1,80}?)\s*(?:,|\s(?:19|20)\d\d\b)")
+# A journal's name followed at once by its volume, year or DOI: "Diabetologia, https://doi.org/...",
+# "Cancer Cell, 40 (2022) 1060-1076", "Science 2022.376:eabi9591", "Journal of ... 2010 4:1. doi:...".
+_CITATION_SUBJECT = re.compile(r"\s*([A-Za-z][A-Za-z&.' -]{1,80}?)(?:,\s*(?:https?://|doi)|,\s*\d+\s*\((?:19|20)\d\d\)|"
+                               r"\s+(?:19|20)\d\d(?:[.:;]\d|\s+\d+:\d))", re.IGNORECASE)
 
 
 def _journal(subject: str) -> str | None:
-    """The journal's name where the PDF's Subject is a citation ("Diabetologia, https://doi.org/...",
-    "Cancer Cell, 40 (2022) 1060-1076", "Science 2022.376:eabi9591"); not an abstract put there."""
-    m = _CITATION_SUBJECT.match(subject)
-    if not m or not (DOI_RE.search(subject) or re.search(r"\b(?:19|20)\d\d\b", subject)):
-        return None
-    name = m.group(1).strip(" .-")
+    """The journal's name where the PDF's Subject is a short citation; not an abstract put there."""
+    m = _CITATION_SUBJECT.match(subject) if len(subject) <= 200 else None
+    name = m.group(1).strip(" .-") if m else ""
     return name if 1 <= len(name.split()) <= 8 else None
 
 
