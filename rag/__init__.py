@@ -14,6 +14,6 @@ from .verify import Support  # noqa: E402
 __all__ = [
     "Library", "Hits", "Hit", "Summary", "Finding", "Citation", "Reference", "Evidence", "Support",
     "Document", "Chunk", "IndexReport",
-    "MedragError", "ParseError", "IndexNotFound", "IndexMismatch", "IndexOutdated", "IndexLocked", "IndexDamaged", "IndexUnavailable",
-    "InvalidQuery", "InvalidOption", "ModelUnavailable", "MissingDependency", "FetchError", "__version__",
+    "MedragError", "ParseError", "IndexNotFound", "IndexMismatch", "IndexOutdated", "IndexLocked", "IndexDamaged",
+    "IndexUnavailable", "InvalidQuery", "InvalidOption", "ModelUnavailable", "MissingDependency", "FetchError", "__version__",
 ]

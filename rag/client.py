@@ -16,7 +16,8 @@ class Client:
     def __init__(self, url: str, timeout: float = 600.0):
         self.url = url.rstrip("/")
         self.timeout = timeout
-        if urllib.parse.urlsplit(self.url).scheme not in ("http", "https") or not urllib.parse.urlsplit(self.url).netloc:
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ServerError(f"server {url!r} is not an http(s) URL (for example http://127.0.0.1:8000)")
 
     def _post(self, path: str, body: dict, accept: str = "application/json"):

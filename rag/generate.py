@@ -432,8 +432,6 @@ _LOADED: dict[tuple, Generator] = {}
 
 
 BACKENDS = ("auto", "transformers", "llamacpp")
-
-
 DTYPES = ("float32", "bfloat16", "float16")
 
 

@@ -84,9 +84,7 @@ def retrieve_for_summary(index: Index, embedder: Embedder, query: str,
             return named_hits, None
         return [], ((f"No passage is close enough to the question (best similarity {best:.2f}, "
                      f"threshold {options.min_score:.2f}); the model was not run.") if hits else "The index is empty.")
-    cover = None
-    if options.min_coverage > 0:
-        cover = question_coverage(index, query, hits)
+    cover = question_coverage(index, query, hits) if options.min_coverage > 0 else None
     if cover and cover.share < options.min_coverage:
         title = next(h.title for h in hits if h.doc_id == cover.doc_id) or "untitled"
         return [], (f"No paper retrieved speaks of the whole question: the one that holds most of its key words, "

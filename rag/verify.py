@@ -105,8 +105,9 @@ def whole_sentences(text: str) -> list[tuple[int, int]]:
     the passage begins in the middle of a sentence (with a common word in lower case, or a figure
     reference's or a clause's tail, "(Fig. 2B), indicating ..."; not "siRNA", "p53" or "mTOR"), and the
     last when it stops in the middle of one (no full stop, or one after "Fig.", "et al.", "e.g.", "vs."
-    ...). The passage before or after, which overlaps it, holds such a sentence whole. A short fragment
-    that the first sentence took in ("mas. This was the only study ...") is cut off and the sentence kept."""
+    ...). The passage before or after overlaps it and mostly holds such a sentence whole. A short
+    fragment that the first sentence took in ("mas. This was the only study ...") is cut off and the
+    sentence kept."""
     spans = sentence_spans(text)
     if spans and (_CUT_WORD.match(text, spans[0][0]) or _CONTINUES.match(text, spans[0][0])
                   or _REFERENCE_TAIL.match(text, spans[0][0])):
