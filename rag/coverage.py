@@ -147,12 +147,17 @@ def _uses_acronym(index: Index, acronym: str, doc_id: str, ids: tuple[int, int])
     return any(pattern.search(text) for text, in index.db.execute(probe, (_quote(acronym.lower()), *ids, doc_id)))
 
 
+def _names(question: str) -> dict[str, str]:
+    """The question's gene, variant and drug names (`query.is_entity`), lower case -> as written."""
+    return {k: w for k, w in key_words(question).items() if is_entity(w)}
+
+
 def unindexed_names(index: Index, question: str) -> tuple[str, ...]:
     """The gene, protein, variant and drug names of the question (`query.is_entity`: KCNJ11, S118L,
     GSDMD, pembrolizumab) that no passage of the index holds, as the question spells them."""
     if CJK_RE.search(question):
         return ()
-    return tuple(w for k, w in key_words(question).items() if is_entity(w) and not _anywhere(index, k))
+    return tuple(w for k, w in _names(question).items() if not _anywhere(index, k))
 
 
 def papers_naming(index: Index, question: str, hits: list[Hit]) -> set[str]:
@@ -160,7 +165,7 @@ def papers_naming(index: Index, question: str, hits: list[Hit]) -> set[str]:
     none for a question in Chinese, Japanese or Korean script, whose words are not weighed."""
     if CJK_RE.search(question):
         return set()
-    names = [k for k, w in key_words(question).items() if is_entity(w)]
+    names = _names(question)
     named = set()
     for doc_id in dict.fromkeys(h.doc_id for h in hits) if names else ():
         ids = index.db.execute("SELECT min(id), max(id) FROM chunks WHERE doc_id=?", (doc_id,)).fetchone()

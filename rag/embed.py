@@ -52,9 +52,7 @@ def pick_device(device: str | None = None) -> str:
             kind = torch.device(device).type
         except (RuntimeError, ValueError):
             raise InvalidOption(f"device {device!r} is not a device torch knows (cpu, cuda, cuda:1, mps, ...)") from None
-        available = {"cuda": torch.cuda.is_available,
-                     "mps": lambda: getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
-        if kind in available and not available[kind]():
+        if (kind == "cuda" and not torch.cuda.is_available()) or (kind == "mps" and not torch.backends.mps.is_available()):
             raise InvalidOption(f"device {device!r}: this machine has no {kind.upper()} device that torch can use "
                                 "(leave --device out, or pass cpu)")
         return device

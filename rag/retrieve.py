@@ -160,7 +160,7 @@ def check_query(query: str, k: int = 10, mode: str = "hybrid", mmr: float | None
                 max_per_doc: int | None = None) -> str:
     """The query stripped, or InvalidQuery naming what is wrong with it or its options."""
     query = (query or "").strip()
-    if not query or not query.replace("\x00", "").strip():
+    if not query.replace("\x00", "").strip():
         raise InvalidQuery("the query is empty")
     if max_per_doc is not None and max_per_doc < 0:
         raise InvalidQuery(f"max_per_doc must be 0 (no cap) or more, not {max_per_doc}")

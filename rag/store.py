@@ -97,7 +97,7 @@ class Index:
                  dimension: int | None = None, index_type: str = "auto", chunk_tokens: int | None = None,
                  overlap: int | None = None, upgrading: bool = False):
         self.path = Path(path)
-        manifest_path = self.path / "manifest.json"
+        manifest_path, database = self.path / "manifest.json", self.path / "medrag.sqlite"
         if not manifest_path.exists():
             if not create:
                 raise IndexNotFound(f"no medrag index at {self.path} (build one with: medrag index PAPERS --index {self.path})")
@@ -127,14 +127,13 @@ class Index:
                 raise IndexOutdated(
                     f"{self.path} has index format v{self.format_version}, which embeds passages without their title "
                     f"and section; upgrade it in place with: medrag upgrade --index {self.path}")
-            if not (self.path / "medrag.sqlite").is_file():
-                raise IndexDamaged(f"{self.path / 'medrag.sqlite'} is missing: the index's passages are gone (its "
+            if not database.is_file():
+                raise IndexDamaged(f"{database} is missing: the index's passages are gone (its "
                                    "manifest is there); index the papers again into a new folder")
             if embedder and embedder != self.manifest["embedder"]:
                 raise IndexMismatch(
                     f"{self.path} was built with embedder {self.manifest['embedder']!r}, not {embedder!r}; "
                     "use that embedder or index into a new folder")
-        database = self.path / "medrag.sqlite"
         _check_not_cut_short(database)
         try:
             self.db = sqlite3.connect(database, isolation_level=None, check_same_thread=False)

@@ -60,8 +60,6 @@ class SummarizeOptions:
                 raise InvalidQuery(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.temperature >= 0.0 or self.temperature == float("inf"):
             raise InvalidQuery(f"temperature {self.temperature} must be 0 (greedy) or more")
-        if self.max_per_doc is not None and self.max_per_doc < 0:
-            raise InvalidQuery(f"max_per_doc must be 0 (no cap) or more, not {self.max_per_doc}")
 
 
 def messages_for(query: str, passages: str) -> list[dict]:

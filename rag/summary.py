@@ -133,7 +133,8 @@ class Summary:
                  "missing_terms": list(self.answer_support.missing)},
                 "supported_share": self.supported_share, "removed_citations": self.removed_citations,
                 "dropped_findings": self.dropped_findings, "meta_statements": self.meta_statements,
-                "stopped": self.stopped, "fallback": self.fallback, "verbatim": self.verbatim, "unmatched": list(self.unmatched), "raw": self.raw,
+                "stopped": self.stopped, "fallback": self.fallback, "verbatim": self.verbatim,
+                "unmatched": list(self.unmatched), "raw": self.raw,
                 "timings": self.timings}
 
     def to_json(self) -> str:
